@@ -1,0 +1,2 @@
+Console.Error.WriteLine("adctr-sim: not written yet");
+return 2;
