@@ -41,15 +41,15 @@ public enum NumericTransform
 public sealed class FieldSpec
 {
     public required string Name { get; init; }
-    public FieldKind Kind { get; init; } = FieldKind.Categorical;
-    public NumericTransform Transform { get; init; } = NumericTransform.None;
-    public ModelPart Models { get; init; } = ModelPart.Global;
+    public FieldKind Kind { get; set; } = FieldKind.Categorical;
+    public NumericTransform Transform { get; set; } = NumericTransform.None;
+    public ModelPart Models { get; set; } = ModelPart.Global;
 }
 
 public sealed class CrossSpec
 {
     public required string[] Fields { get; init; }
-    public ModelPart Models { get; init; } = ModelPart.Global;
+    public ModelPart Models { get; set; } = ModelPart.Global;
 }
 
 /// <summary>
@@ -61,20 +61,20 @@ public sealed class FeatureSpec
     public const int MinBits = 18;
     public const int MaxBits = 28;
 
-    public string Name { get; init; } = "unnamed";
+    public string Name { get; set; } = "unnamed";
 
     /// <summary>Seed of MurmurHash3 x86_32 for every feature hash of this spec.</summary>
-    public uint HashSeed { get; init; } = 0x5EED_AD01;
+    public uint HashSeed { get; set; } = 0x5EED_AD01;
 
     /// <summary>Number of hash bits: features land in 2^Bits slots.</summary>
-    public int Bits { get; init; } = 22;
+    public int Bits { get; set; } = 22;
 
     /// <summary>The field whose value selects the campaign model (GLMix random effect); null for none.</summary>
     public string? CampaignField { get; init; }
 
-    public FieldSpec[] Fields { get; init; } = [];
+    public FieldSpec[] Fields { get; set; } = [];
 
-    public CrossSpec[] Crosses { get; init; } = [];
+    public CrossSpec[] Crosses { get; set; } = [];
 
     /// <summary>Index of a field by name, or -1.</summary>
     public int IndexOf(string name)

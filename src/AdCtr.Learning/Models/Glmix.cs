@@ -1,0 +1,144 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using AdCtr.Learning.Features;
+using AdCtr.Learning.Ftrl;
+
+namespace AdCtr.Learning.Models;
+
+/// <summary>
+/// The GLMix composition (Zhang et al., "GLMix", KDD 2016), learned online: logit = global(x) + campaign_c(x).
+/// Both parts are FTRL-Proximal models trained jointly on the same gradient (p - y) * weight; the campaign
+/// part has its own (more strongly regularised) hyper-parameters, and a campaign never seen contributes 0.
+/// </summary>
+public static class Glmix
+{
+    /// <summary>Largest number of active features handled on the stack; more use a pooled array.</summary>
+    private const int StackLimit = 512;
+
+    /// <summary>Logistic function, clamped so that exp never overflows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double Sigmoid(double logit)
+    {
+        logit = Math.Clamp(logit, -35.0, 35.0);
+        return 1.0 / (1.0 + Math.Exp(-logit));
+    }
+
+    /// <summary>The raw logit of an example; does not change either model.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double PredictLogit(IFtrlModel global, IFtrlModel? campaign, EncodedExample x)
+    {
+        var logit = global.Dot(x.Global.Indices, x.Global.Values);
+        if (campaign is not null && x.Campaign.Count > 0)
+        {
+            logit += campaign.Dot(x.Campaign.Indices, x.Campaign.Values);
+        }
+
+        return logit;
+    }
+
+    /// <summary>
+    /// Predicts, then learns the example with label <paramref name="label"/> (0 or 1) and importance
+    /// weight <paramref name="weight"/>. Returns the raw probability predicted before the update (the
+    /// progressive-validation prediction, Blum, Kalai and Langford 1999).
+    /// </summary>
+    public static double Learn(IFtrlModel global, IFtrlModel? campaign, EncodedExample x, float label, float weight)
+    {
+        var gi = x.Global.Indices;
+        var ci = campaign is null ? default : x.Campaign.Indices;
+        var total = gi.Length + ci.Length;
+        float[]? rented = null;
+        var buffer = total <= StackLimit
+            ? stackalloc float[StackLimit]
+            : (rented = ArrayPool<float>.Shared.Rent(total));
+        var gw = buffer.Slice(0, gi.Length);
+        var cw = buffer.Slice(gi.Length, ci.Length);
+
+        var logit = global.Dot(gi, x.Global.Values, gw);
+        if (campaign is not null)
+        {
+            logit += campaign.Dot(ci, x.Campaign.Values, cw);
+        }
+
+        var p = Sigmoid(logit);
+        var g = (float)((p - label) * weight);
+        global.Update(gi, x.Global.Values, gw, g);
+        campaign?.Update(ci, x.Campaign.Values, cw, g);
+
+        if (rented is not null)
+        {
+            ArrayPool<float>.Shared.Return(rented);
+        }
+
+        return p;
+    }
+}
+
+/// <summary>
+/// A whole GLMix model in one process (offline evaluation, experiments): one dense global model and a
+/// sparse model per campaign key, created on first learn. Not thread-safe; the server uses grains instead.
+/// </summary>
+public sealed class GlmixModel
+{
+    private readonly Dictionary<ulong, SparseFtrlModel> _campaigns = [];
+
+    public GlmixModel(int bits, FtrlParameters globalParameters, FtrlParameters campaignParameters, double campaignAdmission = 1.0)
+    {
+        Global = new DenseFtrlModel(bits, globalParameters);
+        CampaignParameters = campaignParameters;
+        CampaignAdmission = campaignAdmission;
+        campaignParameters.Validate();
+    }
+
+    public DenseFtrlModel Global { get; }
+
+    public FtrlParameters CampaignParameters { get; }
+
+    public double CampaignAdmission { get; }
+
+    public IReadOnlyDictionary<ulong, SparseFtrlModel> Campaigns => _campaigns;
+
+    /// <summary>Raw probability (before calibration); a campaign never seen contributes 0.</summary>
+    public double Predict(EncodedExample x)
+    {
+        SparseFtrlModel? campaign = null;
+        if (x.HasCampaign)
+        {
+            _campaigns.TryGetValue(x.CampaignKey, out campaign);
+        }
+
+        return Glmix.Sigmoid(Glmix.PredictLogit(Global, campaign, x));
+    }
+
+    /// <summary>Learns one example; returns the raw probability predicted before the update.</summary>
+    public double Learn(EncodedExample x, float label, float weight = 1f)
+    {
+        SparseFtrlModel? campaign = null;
+        if (x.HasCampaign)
+        {
+            ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_campaigns, x.CampaignKey, out _);
+            slot ??= new SparseFtrlModel(CampaignParameters, admissionProbability: CampaignAdmission, seed: x.CampaignKey);
+            campaign = slot;
+        }
+
+        return Glmix.Learn(Global, campaign, x, label, weight);
+    }
+
+    public SparseFtrlModel? CampaignOf(ulong key) => _campaigns.GetValueOrDefault(key);
+
+    /// <summary>Adds a campaign model (snapshot loading).</summary>
+    public void SetCampaign(ulong key, SparseFtrlModel model) => _campaigns[key] = model;
+
+    public long CampaignMemoryBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (var m in _campaigns.Values)
+            {
+                total += m.MemoryBytes;
+            }
+
+            return total;
+        }
+    }
+}
