@@ -142,3 +142,39 @@ public sealed class GlmixModel
         }
     }
 }
+
+/// <summary>Conversions between an in-process <see cref="GlmixModel"/> and a snapshot.</summary>
+public static class GlmixModelSnapshots
+{
+    public static Snapshots.ModelSnapshot ToSnapshot(this GlmixModel model, FeatureSpec spec, long logPosition = 0, long version = 0, long createdUnixMs = 0)
+    {
+        var campaigns = new List<Snapshots.CampaignSnapshot>(model.Campaigns.Count);
+        foreach (var (key, campaign) in model.Campaigns)
+        {
+            campaigns.Add(new Snapshots.CampaignSnapshot(key, string.Empty, campaign));
+        }
+
+        return new Snapshots.ModelSnapshot
+        {
+            HashSeed = spec.HashSeed,
+            SpecFingerprint = spec.Fingerprint(),
+            LogPosition = logPosition,
+            Version = version,
+            CreatedUnixMs = createdUnixMs,
+            Global = model.Global,
+            Campaigns = campaigns,
+        };
+    }
+
+    public static GlmixModel ToModel(this Snapshots.ModelSnapshot snapshot, FtrlParameters campaignParameters, double campaignAdmission = 1.0)
+    {
+        var model = new GlmixModel(snapshot.Global.Bits, snapshot.Global.Parameters, campaignParameters, campaignAdmission);
+        model.Global.CopyFrom(snapshot.Global);
+        foreach (var campaign in snapshot.Campaigns)
+        {
+            model.SetCampaign(campaign.Key, campaign.Model);
+        }
+
+        return model;
+    }
+}
