@@ -178,3 +178,55 @@ public static class GlmixModelSnapshots
         return model;
     }
 }
+
+/// <summary>Span-based GLMix steps, for callers that keep encoded examples in flat batches.</summary>
+public static class GlmixSpans
+{
+    private const int StackLimit = 512;
+
+    /// <summary>The raw logit; <paramref name="campaign"/> null means a campaign never seen (contributes 0).</summary>
+    public static double PredictLogit(IFtrlModel global, IFtrlModel? campaign, ReadOnlySpan<int> gi, ReadOnlySpan<float> gv, ReadOnlySpan<int> ci, ReadOnlySpan<float> cv)
+    {
+        var logit = global.Dot(gi, gv);
+        if (campaign is not null && ci.Length > 0)
+        {
+            logit += campaign.Dot(ci, cv);
+        }
+
+        return logit;
+    }
+
+    /// <summary>Predict-then-learn on one example; returns the raw probability before the update.</summary>
+    public static double Learn(IFtrlModel global, IFtrlModel? campaign, ReadOnlySpan<int> gi, ReadOnlySpan<float> gv, ReadOnlySpan<int> ci, ReadOnlySpan<float> cv, float label, float weight)
+    {
+        if (campaign is null)
+        {
+            ci = default;
+            cv = default;
+        }
+
+        var total = gi.Length + ci.Length;
+        float[]? rented = null;
+        var buffer = total <= StackLimit
+            ? stackalloc float[StackLimit]
+            : (rented = ArrayPool<float>.Shared.Rent(total));
+        var gw = buffer.Slice(0, gi.Length);
+        var cw = buffer.Slice(gi.Length, ci.Length);
+        var logit = global.Dot(gi, gv, gw);
+        if (campaign is not null)
+        {
+            logit += campaign.Dot(ci, cv, cw);
+        }
+
+        var p = Glmix.Sigmoid(logit);
+        var g = (float)((p - label) * weight);
+        global.Update(gi, gv, gw, g);
+        campaign?.Update(ci, cv, cw, g);
+        if (rented is not null)
+        {
+            ArrayPool<float>.Shared.Return(rented);
+        }
+
+        return p;
+    }
+}

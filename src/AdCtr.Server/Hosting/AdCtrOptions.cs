@@ -1,0 +1,94 @@
+using System.ComponentModel.DataAnnotations;
+using AdCtr.Learning.Ftrl;
+
+namespace AdCtr.Server.Hosting;
+
+/// <summary>FTRL-Proximal hyper-parameters as configuration (see <see cref="FtrlParameters"/>).</summary>
+public sealed class FtrlOptions
+{
+    public double Alpha { get; set; } = 0.05;
+    public double Beta { get; set; } = 1.0;
+    public double L1 { get; set; } = 0.5;
+    public double L2 { get; set; } = 1.0;
+
+    public FtrlParameters ToParameters() => new(Alpha, Beta, L1, L2);
+}
+
+/// <summary>The model: feature spec, hash bits and hyper-parameters (section <c>AdCtr:Model</c>).</summary>
+public sealed class ModelOptions
+{
+    public const string SectionName = "AdCtr:Model";
+
+    /// <summary>Feature spec file, relative to the content root (default the simulator's schema).</summary>
+    [Required]
+    public string SpecPath { get; set; } = "config/features.sim.json";
+
+    /// <summary>Overrides the spec's hash bits (18..28) when set.</summary>
+    [Range(18, 28)]
+    public int? Bits { get; set; }
+
+    /// <summary>Global (fixed-effect) model hyper-parameters.</summary>
+    public FtrlOptions Global { get; set; } = new() { Alpha = 0.05, Beta = 1, L1 = 0.5, L2 = 1 };
+
+    /// <summary>Campaign (random-effect) hyper-parameters: a stronger L2 shrinks thin campaigns towards 0 (GLMix).</summary>
+    public FtrlOptions Campaign { get; set; } = new() { Alpha = 0.05, Beta = 1, L1 = 0.5, L2 = 20 };
+
+    /// <summary>Probability that a new campaign coordinate is admitted (McMahan et al. 2013 §4.1); 1 = off.</summary>
+    [Range(1e-6, 1.0)]
+    public double CampaignAdmission { get; set; } = 1.0;
+
+    /// <summary>Rate r at which negatives are kept when the server downsamples them (1 = keep all).</summary>
+    [Range(1e-4, 1.0)]
+    public double NegativeDownsampling { get; set; } = 1.0;
+}
+
+/// <summary>Request limits (section <c>AdCtr:Limits</c>).</summary>
+public sealed class LimitsOptions
+{
+    public const string SectionName = "AdCtr:Limits";
+
+    [Range(1, 100_000)]
+    public int MaxCandidates { get; set; } = 1000;
+
+    [Range(1, 1_000_000)]
+    public int MaxBatch { get; set; } = 10_000;
+
+    /// <summary>Largest accepted request body.</summary>
+    [Range(1024, 1L << 30)]
+    public long MaxBodyBytes { get; set; } = 32L << 20;
+
+    /// <summary>Largest number of distinct feature values in one request (context + candidate fields).</summary>
+    [Range(1, 10_000)]
+    public int MaxFieldsPerObject { get; set; } = 256;
+
+    /// <summary>Longest accepted string value, in bytes.</summary>
+    [Range(1, 1 << 20)]
+    public int MaxValueBytes { get; set; } = 1024;
+}
+
+public enum CalibrationKind
+{
+    None,
+    Isotonic,
+    Platt,
+}
+
+/// <summary>Calibration of raw probabilities (section <c>AdCtr:Calibration</c>).</summary>
+public sealed class CalibrationOptions
+{
+    public const string SectionName = "AdCtr:Calibration";
+
+    public CalibrationKind Kind { get; set; } = CalibrationKind.Isotonic;
+
+    /// <summary>Number of recent progressive (prediction, label) pairs the calibrator is fitted on.</summary>
+    [Range(100, 10_000_000)]
+    public int Window { get; set; } = 200_000;
+
+    /// <summary>Refit after this many new examples.</summary>
+    [Range(1, 10_000_000)]
+    public int RefitEvery { get; set; } = 50_000;
+
+    /// <summary>Do not calibrate before this many labelled pairs were seen (identity until then).</summary>
+    [Range(1, 10_000_000)]
+    public int MinExamples { get; set; } = 10_000;
+}

@@ -1,0 +1,90 @@
+using AdCtr.Learning.Features;
+
+namespace AdCtr.Server.Model;
+
+/// <summary>
+/// Encoded examples of one request, in flat arrays (indices and values of each part, with offsets), so a
+/// batch of 1,000 examples is a handful of arrays, reused across requests, not 1,000 objects.
+/// </summary>
+internal sealed class ExampleBatch
+{
+    private int[] _gi = new int[4096];
+    private float[] _gv = new float[4096];
+    private int[] _ci = new int[1024];
+    private float[] _cv = new float[1024];
+    private int[] _gOffset = new int[129];
+    private int[] _cOffset = new int[129];
+    private float[] _label = new float[128];
+    private float[] _weight = new float[128];
+    private long[] _time = new long[128];
+    private ulong[] _campaign = new ulong[128];
+    private bool[] _hasCampaign = new bool[128];
+
+    public int Count { get; private set; }
+
+    public void Clear()
+    {
+        Count = 0;
+        _gOffset[0] = 0;
+        _cOffset[0] = 0;
+    }
+
+    public void Add(EncodedExample x, float label, float weight, long timestampMs)
+    {
+        var i = Count;
+        if (i + 1 >= _label.Length)
+        {
+            var n = _label.Length * 2;
+            Array.Resize(ref _label, n);
+            Array.Resize(ref _weight, n);
+            Array.Resize(ref _time, n);
+            Array.Resize(ref _campaign, n);
+            Array.Resize(ref _hasCampaign, n);
+            Array.Resize(ref _gOffset, n + 1);
+            Array.Resize(ref _cOffset, n + 1);
+        }
+
+        Append(ref _gi, ref _gv, _gOffset[i], x.Global);
+        Append(ref _ci, ref _cv, _cOffset[i], x.Campaign);
+        _gOffset[i + 1] = _gOffset[i] + x.Global.Count;
+        _cOffset[i + 1] = _cOffset[i] + x.Campaign.Count;
+        _label[i] = label;
+        _weight[i] = weight;
+        _time[i] = timestampMs;
+        _campaign[i] = x.CampaignKey;
+        _hasCampaign[i] = x.HasCampaign;
+        Count = i + 1;
+    }
+
+    public ReadOnlySpan<int> GlobalIndices(int i) => _gi.AsSpan(_gOffset[i], _gOffset[i + 1] - _gOffset[i]);
+
+    public ReadOnlySpan<float> GlobalValues(int i) => _gv.AsSpan(_gOffset[i], _gOffset[i + 1] - _gOffset[i]);
+
+    public ReadOnlySpan<int> CampaignIndices(int i) => _ci.AsSpan(_cOffset[i], _cOffset[i + 1] - _cOffset[i]);
+
+    public ReadOnlySpan<float> CampaignValues(int i) => _cv.AsSpan(_cOffset[i], _cOffset[i + 1] - _cOffset[i]);
+
+    public float Label(int i) => _label[i];
+
+    public float Weight(int i) => _weight[i];
+
+    public long Timestamp(int i) => _time[i];
+
+    public ulong CampaignKey(int i) => _campaign[i];
+
+    public bool HasCampaign(int i) => _hasCampaign[i];
+
+    private static void Append(ref int[] indices, ref float[] values, int at, FeatureVector v)
+    {
+        var need = at + v.Count;
+        if (need > indices.Length)
+        {
+            var n = Math.Max(indices.Length * 2, need);
+            Array.Resize(ref indices, n);
+            Array.Resize(ref values, n);
+        }
+
+        v.Indices.CopyTo(indices.AsSpan(at));
+        v.Values.CopyTo(values.AsSpan(at));
+    }
+}
