@@ -314,3 +314,27 @@ public class MetricsAccumulatorTests
         Assert.Single(acc.ReliabilityTable(10), b => b.Count > 0);
     }
 }
+
+public class MetricsAccumulatorAllocationTests
+{
+    [Fact]
+    public void Add_AfterResetWithinCapacity_AllocatesNothing()
+    {
+        // The buffer grows once, then Reset keeps it: a second pass of adds allocates 0 bytes.
+        var acc = new MetricsAccumulator();
+        for (var i = 0; i < 10_000; i++)
+        {
+            acc.Add(i / 10_000.0, i & 1);
+        }
+
+        acc.Reset();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 10_000; i++)
+        {
+            acc.Add(i / 10_000.0, i & 1, 0.5);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(10_000, acc.Count);
+    }
+}
