@@ -25,7 +25,8 @@ public static class GenerateCommand
         };
         events.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<long>() <= 0)
+            // Non-numbers are reported by the parser itself; only check numbers here.
+            if (result.Tokens.Count > 0 && long.TryParse(result.Tokens[^1].Value, out var n) && n <= 0)
             {
                 result.AddError("--events must be a positive number");
             }

@@ -146,8 +146,8 @@ public sealed class AdWorld
         _mainDevice = Gaussians(rng, WorldVocabulary.Devices.Length, e.MainSd);
         _mainInterest = Gaussians(rng, WorldVocabulary.Interests.Length, e.MainSd);
         _mainSite = Gaussians(rng, scenario.Sites, e.MainSd);
-        _mainHour = Gaussians(rng, 24, e.MainSd);
-        _mainWeekday = Gaussians(rng, 7, e.MainSd);
+        _mainHour = Gaussians(rng, 24, e.TimeSd);
+        _mainWeekday = Gaussians(rng, 7, e.TimeSd);
         _mainCategory = Gaussians(rng, _categories, e.MainSd);
         _mainPosition = new double[scenario.Positions];
         for (var p = 0; p < _mainPosition.Length; p++)

@@ -110,6 +110,7 @@ public sealed class ScenarioDefinition
 
         Check(double.IsFinite(Effects.BaseLogit) && Math.Abs(Effects.BaseLogit) <= 20, "effects.baseLogit", "must be in [-20, 20]", Effects.BaseLogit);
         CheckSd(Effects.MainSd, "effects.mainSd");
+        CheckSd(Effects.TimeSd, "effects.timeSd");
         CheckSd(Effects.PositionDecay, "effects.positionDecay");
         CheckSd(Effects.CampaignSd, "effects.campaignSd");
         CheckSd(Effects.AdSd, "effects.adSd");
@@ -220,8 +221,11 @@ public sealed class EffectDefinition
     /// <summary>Logit of the base rate before any effect.</summary>
     public double BaseLogit { get; set; } = -4.0;
 
-    /// <summary>Main effects of user and context fields and of the ad category.</summary>
+    /// <summary>Main effects of user and site fields and of the ad category.</summary>
     public double MainSd { get; set; } = 0.2;
+
+    /// <summary>Main effects of the hour of day and the weekday (the daily and weekly rhythm of click rates).</summary>
+    public double TimeSd { get; set; } = 0.2;
 
     /// <summary>Logit lost per slot below the first: effect(position p) = -positionDecay * (p - 1).</summary>
     public double PositionDecay { get; set; } = 0.25;
