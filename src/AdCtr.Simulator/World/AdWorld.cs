@@ -336,6 +336,8 @@ public sealed class AdWorld
 
     internal Campaign[] CampaignArray => _campaigns;
 
+    internal SimUser[] UserArray => _users;
+
     internal Ad[] AdArray => _ads;
 
     /// <summary>Builds the world for <paramref name="scenario"/>; the same (scenario, seed) always gives the same world.</summary>

@@ -87,7 +87,7 @@ public readonly record struct ExampleRecord
         var request = impression.Request;
         var ad = world.AdArray[impression.AdIndex];
         var campaign = world.CampaignArray[ad.CampaignIndex];
-        var user = world.Users[request.UserIndex];
+        ref readonly var user = ref world.UserArray[request.UserIndex];
         var context = request.Context;
         return new ExampleRecord
         {

@@ -99,6 +99,7 @@ public sealed class ScenarioDefinition
             }
 
             // Thinning accepts with probability weight/max; a floor keeps the rejection loop short.
+            Check(sum > 0, "arrivals.hourlyWeights", "must not be all zero", sum);
             Check(sum / 24 >= max / 20, "arrivals.hourlyWeights", "mean must be at least 1/20 of the maximum", sum / 24);
         }
 
@@ -137,6 +138,7 @@ public sealed class ScenarioDefinition
         {
             Check(cold.LaunchesPerDay is >= 0 and <= 500, "coldStart.launchesPerDay", "must be in [0, 500]", cold.LaunchesPerDay);
             Check(cold.LifetimeDays is > 0 and <= 3650, "coldStart.lifetimeDays", "must be in (0, 3650]", cold.LifetimeDays);
+            Check(cold.LaunchesPerDay * DurationDays <= 100_000, "coldStart.launchesPerDay", "times durationDays must be at most 100000 campaigns", cold.LaunchesPerDay * DurationDays);
             Check(cold.NewAdvertiserProbability is >= 0 and <= 1, "coldStart.newAdvertiserProbability", "must be in [0, 1]", cold.NewAdvertiserProbability);
         }
 

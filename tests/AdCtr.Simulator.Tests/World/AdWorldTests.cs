@@ -93,8 +93,9 @@ public class AdWorldTests
     [Fact]
     public void Requests_DailyCycle_PeakHourBusierThanTrough()
     {
-        // Stationary: rate = mean * (1 + 0.5 cos(2 pi (h - 20) / 24)): hour 20 has 1.5x the mean, hour 8 has 0.5x.
-        // Over the first day those hours expect 15000 and 5000 requests (Poisson sd 122 and 71), ratio 3 +- 0.1.
+        // Stationary: rate = mean * (1 + 0.5 cos(2 pi (h - 20) / 24)): hour 20 has about 1.5x the mean, hour 8 about
+        // 0.5x (2.99 after averaging the cosine over each hour). Over the first day those hours expect 15000 and 5000
+        // requests (Poisson); the ratio's sd is 3 sqrt(1/15000 + 1/5000) = 0.049, so +-0.2 is 4 sd.
         var world = TestScenarios.World("stationary");
         var perHour = new int[24];
         foreach (var request in world.StartRun().Requests())
