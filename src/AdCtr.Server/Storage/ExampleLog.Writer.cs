@@ -203,6 +203,7 @@ public sealed partial class ExampleLog
         _unsynced = false;
         _lastSyncTimestamp = _timeProvider.GetTimestamp();
         Volatile.Write(ref _durablePosition, _segmentBase + _segmentWritten);
+        SyncedForTest?.Invoke(_segmentBase + _segmentWritten);
     }
 
     private void SyncOrFault()

@@ -83,6 +83,9 @@ public sealed partial class ExampleLog : IAsyncDisposable
         _writerTask = Task.Run(WriterLoopAsync);
     }
 
+    /// <summary>Test hook: called on the writer loop after each fsync with the durable position.</summary>
+    internal Action<long>? SyncedForTest { get; set; }
+
     /// <summary>The log directory.</summary>
     public string DirectoryPath => _directory;
 
