@@ -173,7 +173,7 @@ public sealed class PrometheusExporter : IDisposable
         }
 
         var unit = PrometheusNaming.MapUnit(instrument.Unit, type == PrometheusType.Gauge);
-        var family = PrometheusNaming.FamilyName(instrument.Name, unit.Suffix, type == PrometheusType.Counter);
+        var family = PrometheusNaming.FamilyName(instrument.Name, unit.Suffix, type == PrometheusType.Counter, type == PrometheusType.Histogram);
         double[]? bounds = null;
         if (type == PrometheusType.Histogram)
         {

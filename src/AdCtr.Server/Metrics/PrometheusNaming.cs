@@ -96,14 +96,21 @@ internal static class PrometheusNaming
         {
             var numerator = MapSimple(unit[..slash]);
             var denominator = MapSimple(unit[(slash + 1)..]);
-            var suffix = denominator.Suffix.Length == 0 ? numerator.Suffix
-                : numerator.Suffix.Length == 0 ? "per_" + denominator.Suffix
-                : numerator.Suffix + "_per_" + denominator.Suffix;
+            var per = Singular(denominator.Suffix);
+            var suffix = per.Length == 0 ? numerator.Suffix
+                : numerator.Suffix.Length == 0 ? "per_" + per
+                : numerator.Suffix + "_per_" + per;
             return new PrometheusUnit(suffix, numerator.Multiply * denominator.Divide, numerator.Divide * denominator.Multiply);
         }
 
         return MapSimple(unit);
     }
+
+    private static string Singular(string unit) => unit switch
+    {
+        "seconds" or "bytes" or "meters" or "grams" or "volts" or "amperes" or "joules" or "watts" => unit[..^1],
+        _ => unit,
+    };
 
     private static PrometheusUnit MapSimple(string unit) => unit.Trim() switch
     {
@@ -135,8 +142,12 @@ internal static class PrometheusNaming
         var other => new(Sanitize(other).Trim('_'), 1, 1),
     };
 
-    /// <summary>The family name: sanitized instrument name, unit suffix unless already there, and <c>_total</c> for counters.</summary>
-    public static string FamilyName(string instrumentName, string unitSuffix, bool isCounter)
+    /// <summary>
+    /// The family name: sanitized instrument name, unit suffix unless already there, and <c>_total</c> for counters.
+    /// A gauge whose name would end in <c>_count</c>, <c>_sum</c> or <c>_bucket</c> (suffixes reserved for histogram and
+    /// summary series, e.g. the runtime's <c>dotnet.assembly.count</c>) gets <c>_current</c> appended.
+    /// </summary>
+    public static string FamilyName(string instrumentName, string unitSuffix, bool isCounter, bool isHistogram = false)
     {
         var name = Sanitize(instrumentName).TrimEnd('_');
         if (isCounter && name.EndsWith("_total", StringComparison.Ordinal))
@@ -149,7 +160,17 @@ internal static class PrometheusNaming
             name += "_" + unitSuffix;
         }
 
-        return isCounter ? name + "_total" : name;
+        if (isCounter)
+        {
+            return name + "_total";
+        }
+
+        if (!isHistogram && (name.EndsWith("_count", StringComparison.Ordinal) || name.EndsWith("_sum", StringComparison.Ordinal) || name.EndsWith("_bucket", StringComparison.Ordinal)))
+        {
+            return name + "_current";
+        }
+
+        return name;
     }
 
     /// <summary>HELP text escaping: backslash and line feed.</summary>
