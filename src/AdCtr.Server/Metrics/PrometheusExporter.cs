@@ -19,7 +19,8 @@ namespace AdCtr.Server.Metrics;
 /// per-thread buffer and looked up without allocating; sums and bucket counts are per-processor stripes on their
 /// own cache lines, updated with <see cref="Interlocked"/>. Observable instruments are read at each scrape; a
 /// series an observable callback stops reporting disappears. Collection is serialised; recording goes on meanwhile.</para>
-/// <para>Two instruments that map to the same family name: the first published is exported, later ones are ignored.</para>
+/// <para>Two instruments that map to the same family name: the first published is exported, later ones are ignored.
+/// Meter- and instrument-level tags (<see cref="Instrument.Tags"/>) are not exported; only measurement tags are.</para>
 /// </remarks>
 public sealed class PrometheusExporter : IDisposable
 {

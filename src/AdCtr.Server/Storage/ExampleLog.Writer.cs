@@ -129,8 +129,10 @@ public sealed partial class ExampleLog
                 }
             }
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex)
         {
+            // Any failure (I/O or otherwise) faults the log: the file state after a partial write is unknown, and
+            // no caller may be left waiting on an append that will never complete.
             _fault = ex;
             FailAll(group, ex);
         }
