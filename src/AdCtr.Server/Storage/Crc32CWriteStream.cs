@@ -1,3 +1,5 @@
+using AdCtr.Learning.Hashing;
+
 namespace AdCtr.Server.Storage;
 
 /// <summary>Write-only pass-through stream that computes the CRC32C and the length of what goes through it. Does not own the inner stream.</summary>

@@ -1,3 +1,4 @@
+using AdCtr.Learning.Hashing;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Threading.Channels;

@@ -1,3 +1,4 @@
+using AdCtr.Learning.Hashing;
 using System.Text;
 using AdCtr.Server.Storage;
 
