@@ -31,6 +31,7 @@ internal sealed class AvazuReader : ExampleReaderBase
     private readonly int _hourOfDayField;
     private readonly int _weekdayField;
     private readonly string _columnCountReason;
+    private readonly int[] _commas; // one per column but the last
 
     // The last hour parsed: consecutive rows share their hour, so it is parsed once per hour of data.
     private ulong _cachedHour;
@@ -76,6 +77,7 @@ internal sealed class AvazuReader : ExampleReaderBase
             throw new InvalidDataException($"Avazu CSV header must name the columns '{LabelColumn}' and '{HourColumn}', got: {string.Join(',', names)}");
         }
 
+        _commas = new int[names.Length - 1];
         _columnCountReason = "expected " + names.Length + " comma-separated columns, got {0}";
         _hourOfDayField = spec.IndexOf(HourOfDayField);
         _weekdayField = spec.IndexOf(WeekdayField);
@@ -86,46 +88,42 @@ internal sealed class AvazuReader : ExampleReaderBase
 
     protected override bool ParseLine(ReadOnlySpan<byte> line, RawRow row)
     {
-        var fieldOfColumn = _fieldOfColumn;
-        var rest = line;
-        var column = 0;
-        while (true)
+        var commas = _commas;
+        var separators = Separators.Find(line, (byte)',', commas);
+        if (separators != commas.Length)
         {
-            var comma = rest.IndexOf((byte)',');
-            var value = comma < 0 ? rest : rest[..comma];
-            if (column < fieldOfColumn.Length)
-            {
-                if (column == _labelColumn)
-                {
-                    if (value.Length != 1 || (value[0] != (byte)'0' && value[0] != (byte)'1'))
-                    {
-                        return Fail("click is not 0 or 1");
-                    }
-
-                    row.Label = value[0] - '0';
-                }
-                else if (column == _hourColumn && !SetHour(value, row))
-                {
-                    return Fail("hour is not a valid YYMMDDHH");
-                }
-
-                var field = fieldOfColumn[column];
-                if (field >= 0 && !value.IsEmpty)
-                {
-                    row.Set(field, value);
-                }
-            }
-
-            column++;
-            if (comma < 0)
-            {
-                break;
-            }
-
-            rest = rest[(comma + 1)..];
+            return Fail(_columnCountReason, separators + 1);
         }
 
-        return column == fieldOfColumn.Length || Fail(_columnCountReason, column);
+        var fieldOfColumn = _fieldOfColumn;
+        var start = 0;
+        for (var column = 0; column < fieldOfColumn.Length; column++)
+        {
+            var end = column < commas.Length ? commas[column] : line.Length;
+            var value = line[start..end];
+            start = end + 1;
+            if (column == _labelColumn)
+            {
+                if (value.Length != 1 || (value[0] != (byte)'0' && value[0] != (byte)'1'))
+                {
+                    return Fail("click is not 0 or 1");
+                }
+
+                row.Label = value[0] - '0';
+            }
+            else if (column == _hourColumn && !SetHour(value, row))
+            {
+                return Fail("hour is not a valid YYMMDDHH");
+            }
+
+            var field = fieldOfColumn[column];
+            if (field >= 0 && !value.IsEmpty)
+            {
+                row.Set(field, value);
+            }
+        }
+
+        return true;
     }
 
     private bool SetHour(ReadOnlySpan<byte> value, RawRow row)

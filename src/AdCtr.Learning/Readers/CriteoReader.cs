@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using AdCtr.Learning.Features;
 
 namespace AdCtr.Learning.Readers;
@@ -18,6 +20,7 @@ internal sealed class CriteoReader : ExampleReaderBase
     private const int MaxDigits = 18;
 
     private readonly int[] _fieldOfColumn = new int[ColumnCount];
+    private readonly int[] _tabs = new int[ColumnCount];
 
     public CriteoReader(Stream stream, FeatureSpec spec, ReaderOptions options)
         : base(stream, spec, options)
@@ -40,46 +43,43 @@ internal sealed class CriteoReader : ExampleReaderBase
 
     protected override bool ParseLine(ReadOnlySpan<byte> line, RawRow row)
     {
-        var fieldOfColumn = _fieldOfColumn;
-        var rest = line;
-        var column = 0;
-        while (true)
+        var tabs = _tabs;
+        var separators = Separators.Find(line, (byte)'\t', tabs);
+        if (separators != ColumnCount - 1)
         {
-            var tab = rest.IndexOf((byte)'\t');
-            var value = tab < 0 ? rest : rest[..tab];
-            if (column == 0)
-            {
-                if (value.Length != 1 || (value[0] != (byte)'0' && value[0] != (byte)'1'))
-                {
-                    return Fail("label is not 0 or 1");
-                }
-
-                row.Label = value[0] - '0';
-            }
-            else if (column < ColumnCount && !value.IsEmpty)
-            {
-                if (column <= IntegerColumns && !IsInteger(value))
-                {
-                    return Fail(IntegerReasons[column]);
-                }
-
-                var field = fieldOfColumn[column];
-                if (field >= 0)
-                {
-                    row.Set(field, value);
-                }
-            }
-
-            column++;
-            if (tab < 0)
-            {
-                break;
-            }
-
-            rest = rest[(tab + 1)..];
+            return Fail("expected 40 tab-separated columns, got {0}", separators + 1);
         }
 
-        return column == ColumnCount || Fail("expected 40 tab-separated columns, got {0}", column);
+        var label = tabs[0];
+        if (label != 1 || (line[0] != (byte)'0' && line[0] != (byte)'1'))
+        {
+            return Fail("label is not 0 or 1");
+        }
+
+        row.Label = line[0] - '0';
+        var fieldOfColumn = _fieldOfColumn;
+        for (var column = 1; column < ColumnCount; column++)
+        {
+            var start = tabs[column - 1] + 1;
+            var end = column < ColumnCount - 1 ? tabs[column] : line.Length;
+            if (end == start)
+            {
+                continue; // empty: missing
+            }
+
+            if (column <= IntegerColumns && !IsIntegerAt(line, start, end))
+            {
+                return Fail(IntegerReasons[column]);
+            }
+
+            var field = fieldOfColumn[column];
+            if (field >= 0)
+            {
+                row.Set(field, line[start..end]);
+            }
+        }
+
+        return true;
     }
 
     private static readonly string[] IntegerReasons = BuildIntegerReasons();
@@ -93,6 +93,40 @@ internal sealed class CriteoReader : ExampleReaderBase
         }
 
         return reasons;
+    }
+
+    /// <summary>
+    /// <see cref="IsInteger"/> of <c>line[start..end]</c> (not empty). Values of up to 8 bytes with 8 bytes of
+    /// the line from <paramref name="start"/> are checked in one 64-bit word, without a loop whose exit
+    /// branch mispredicts on every short count: the bytes past the value are replaced by '0', a leading minus
+    /// by '0', then all eight bytes are tested for 0x30..0x39 at once (Lemire, "Quickly identifying a sequence
+    /// of digits in a string of characters", 2018: <c>is_made_of_eight_digits_fast</c>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool IsIntegerAt(ReadOnlySpan<byte> line, int start, int end)
+    {
+        var length = end - start;
+        if (length > 8 || line.Length - start < 8)
+        {
+            return IsInteger(line[start..end]);
+        }
+
+        const ulong Zeros = 0x3030303030303030UL;
+        var word = BinaryPrimitives.ReadUInt64LittleEndian(line[start..]);
+        if ((byte)word == (byte)'-')
+        {
+            if (length == 1)
+            {
+                return false;
+            }
+
+            word = (word & ~0xFFUL) | 0x30UL;
+        }
+
+        var keep = ulong.MaxValue >> ((8 - length) * 8);
+        word = (word & keep) | (Zeros & ~keep);
+        const ulong HighNibbles = 0xF0F0F0F0F0F0F0F0UL;
+        return ((word & HighNibbles) | (((word + 0x0606060606060606UL) & HighNibbles) >> 4)) == 0x3333333333333333UL;
     }
 
     /// <summary>An optional minus sign then 1 to 18 ASCII digits.</summary>

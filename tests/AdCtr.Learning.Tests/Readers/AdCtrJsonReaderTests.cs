@@ -174,7 +174,7 @@ public class AdCtrJsonReaderTests
     [Fact]
     public void FieldNameTable_AnyNames_FindAgreesWithSpecIndexOf()
     {
-        Prop.ForAll<string[], string>((names, probe) =>
+        Check.One(FixedSeed.Config(13), Prop.ForAll<string[], string>((names, probe) =>
         {
             var distinct = new List<string>();
             foreach (var n in names ?? [])
@@ -196,6 +196,6 @@ public class AdCtrJsonReaderTests
             }
 
             return probe is null || table.Find(System.Text.Encoding.UTF8.GetBytes(probe)) == spec.IndexOf(probe);
-        }).QuickCheckThrowOnFailure();
+        }));
     }
 }

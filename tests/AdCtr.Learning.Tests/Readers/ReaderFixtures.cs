@@ -163,3 +163,12 @@ internal sealed class TrickleStream(byte[] data, int chunk) : Stream
 
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
+
+/// <summary>FsCheck configuration with a fixed seed, so property tests draw the same cases on every run.</summary>
+internal static class FixedSeed
+{
+    public static FsCheck.Config Config(ulong seed, int maxTest = 1000) =>
+        FsCheck.Config.QuickThrowOnFailure.WithReplay(
+            Microsoft.FSharp.Core.FSharpOption<FsCheck.Replay>.Some(
+                new FsCheck.Replay(new FsCheck.Rnd(seed), Microsoft.FSharp.Core.FSharpOption<int>.None))).WithMaxTest(maxTest);
+}
