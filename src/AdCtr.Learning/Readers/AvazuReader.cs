@@ -54,7 +54,7 @@ internal sealed class AvazuReader : ExampleReaderBase
         var seen = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < names.Length; i++)
         {
-            var name = names[i].Trim();
+            var name = names[i] = names[i].Trim();
             if (!seen.Add(name))
             {
                 throw new InvalidDataException($"Avazu CSV header: column '{name}' appears twice");
