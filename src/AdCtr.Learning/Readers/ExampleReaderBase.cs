@@ -42,8 +42,6 @@ internal abstract class ExampleReaderBase : IExampleReader
 
     public virtual double? TrueCtr => null;
 
-    internal int BufferSize => _lines.BufferSize;
-
     public bool TryRead(RawRow row)
     {
         ArgumentNullException.ThrowIfNull(row);
