@@ -8,7 +8,7 @@ namespace AdCtr.Learning.Readers;
 /// Spec field index by UTF-8 name, built once per reader: an open-addressing table of the names' hashes
 /// (MurmurHash3, linear probing, at most half full), each hit verified byte for byte. No allocation per lookup.
 /// </summary>
-internal sealed class FieldNameTable
+public sealed class FieldNameTable
 {
     private const uint Seed = 0x7AB1E5;
 

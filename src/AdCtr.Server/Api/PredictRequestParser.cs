@@ -1,5 +1,4 @@
 using System.Text.Json;
-using AdCtr.Learning.Features;
 using AdCtr.Learning.Readers;
 
 namespace AdCtr.Server.Api;
