@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using AdCtr.Learning.Batch;
+using AdCtr.Learning.Evaluation;
+using AdCtr.Learning.Features;
+using AdCtr.Learning.Ftrl;
+using AdCtr.Learning.Hashing;
+using AdCtr.Learning.Models;
+using AdCtr.Learning.Readers;
+
+namespace AdCtr.Simulator.Evaluation;
+
+public enum EvalModel
+{
+    Online,
+    Batch,
+}
+
+public sealed class EvalSettings
+{
+    public required FeatureSpec Spec { get; init; }
+    public EvalModel Model { get; init; } = EvalModel.Online;
+    public double Holdout { get; init; } = 0.2;
+    public bool Strict { get; init; }
+    public FtrlParameters Global { get; init; } = new(Alpha: 0.1, Beta: 1.0, L1: 1.0, L2: 1.0);
+    public FtrlParameters Campaign { get; init; } = FtrlParameters.CampaignDefault;
+    public double BatchL2 { get; init; } = 1.0;
+    public int BatchMaxIterations { get; init; } = 100;
+}
+
+public sealed record EvalResult(long Examples, double Seconds, BinaryMetrics? Progressive, BinaryMetrics Holdout, long HoldoutExamples, long MalformedLines, IReadOnlyList<MalformedLine> FirstMalformed);
+
+/// <summary>
+/// The offline evaluator behind <c>adctr-sim eval</c>. Online: one pass in file order, each row scored before
+/// it is learned (progressive validation, Blum, Kalai and Langford 1999); the last <c>holdout</c> fraction
+/// of rows is also accumulated as a holdout (and still learned after being scored). Batch: L-BFGS on the
+/// first 1 - holdout of the rows, scored on the rest. Rows are counted in a first pass over the file so the
+/// holdout boundary is known; standard input is first spooled to a temporary file for that.
+/// </summary>
+public static class OfflineEvaluator
+{
+    public static EvalResult Run(string path, LogFormat format, EvalSettings settings, Action<long>? progress = null, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(settings.Holdout, 0.0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(settings.Holdout, 1.0);
+        string? spooled = null;
+        try
+        {
+            if (path == ExampleReaders.StandardInput)
+            {
+                spooled = Path.GetTempFileName();
+                using (var input = Console.OpenStandardInput())
+                using (var file = File.Create(spooled))
+                {
+                    input.CopyTo(file);
+                }
+
+                path = spooled;
+            }
+
+            var lines = CountLines(path);
+            var firstHoldoutLine = lines - (long)Math.Floor(lines * settings.Holdout) + 1;
+            var options = new ReaderOptions { Strict = settings.Strict };
+            var stopwatch = Stopwatch.StartNew();
+            var result = settings.Model == EvalModel.Online
+                ? RunOnline(path, format, settings, options, firstHoldoutLine, progress, ct)
+                : RunBatch(path, format, settings, options, firstHoldoutLine, progress, ct);
+            return result with { Seconds = stopwatch.Elapsed.TotalSeconds };
+        }
+        finally
+        {
+            if (spooled is not null)
+            {
+                File.Delete(spooled);
+            }
+        }
+    }
+
+    private static EvalResult RunOnline(string path, LogFormat format, EvalSettings s, ReaderOptions options, long firstHoldoutLine, Action<long>? progress, CancellationToken ct)
+    {
+        var spec = s.Spec;
+        using var reader = ExampleReaders.OpenFile(path, format, spec, options);
+        var encoder = new FeatureEncoder(spec);
+        var model = new GlmixModel(spec.Bits, s.Global, s.Campaign);
+        var row = new RawRow(spec.Fields.Length);
+        var x = new EncodedExample();
+        var progressive = new MetricsAccumulator();
+        var holdout = new MetricsAccumulator();
+        long examples = 0;
+        while (reader.TryRead(row))
+        {
+            encoder.Encode(row, x);
+            var p = model.Learn(x, row.Label, row.Weight);
+            var label = row.Label > 0 ? 1 : 0;
+            progressive.Add(p, label, row.Weight);
+            if (reader.LineNumber >= firstHoldoutLine)
+            {
+                holdout.Add(p, label, row.Weight);
+            }
+
+            if ((++examples & 0xFFFF) == 0)
+            {
+                ct.ThrowIfCancellationRequested();
+                progress?.Invoke(examples);
+            }
+        }
+
+        return new EvalResult(examples, 0, progressive.Compute(), holdout.Compute(), holdout.Count, reader.Statistics.MalformedLines, reader.Statistics.FirstMalformed);
+    }
+
+    private static EvalResult RunBatch(string path, LogFormat format, EvalSettings s, ReaderOptions options, long firstHoldoutLine, Action<long>? progress, CancellationToken ct)
+    {
+        var spec = s.Spec;
+        var encoder = new FeatureEncoder(spec);
+        var row = new RawRow(spec.Fields.Length);
+        var x = new EncodedExample();
+        var combined = new FeatureVector();
+        var data = new SparseDataset(1 << spec.Bits);
+        long examples = 0;
+        using (var reader = ExampleReaders.OpenFile(path, format, spec, options))
+        {
+            while (reader.TryRead(row) && reader.LineNumber < firstHoldoutLine)
+            {
+                encoder.Encode(row, x);
+                Combine(x, combined, spec.Bits);
+                data.Add(combined.Indices, combined.Values, row.Label > 0 ? 1 : 0, row.Weight);
+                if ((++examples & 0xFFFF) == 0)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    progress?.Invoke(examples);
+                }
+            }
+        }
+
+        var trainer = new BatchLogisticTrainer(new BatchTrainerOptions { L2 = s.BatchL2, MaxIterations = s.BatchMaxIterations, BiasIndex = encoder.BiasIndex });
+        var model = trainer.Train(data, default, ct);
+        var holdout = new MetricsAccumulator();
+        using var scoring = ExampleReaders.OpenFile(path, format, spec, options);
+        while (scoring.TryRead(row))
+        {
+            if (scoring.LineNumber < firstHoldoutLine)
+            {
+                continue;
+            }
+
+            encoder.Encode(row, x);
+            Combine(x, combined, spec.Bits);
+            holdout.Add(model.Predict(combined.Indices, combined.Values), row.Label > 0 ? 1 : 0, row.Weight);
+            examples++;
+        }
+
+        return new EvalResult(examples, 0, null, holdout.Compute(), holdout.Count, scoring.Statistics.MalformedLines, scoring.Statistics.FirstMalformed);
+    }
+
+    /// <summary>
+    /// One feature vector for a batch logistic regression: the global features as they are, and each campaign
+    /// feature re-hashed with its campaign key into the same space (a per-campaign copy of the coordinate).
+    /// </summary>
+    public static void Combine(EncodedExample x, FeatureVector output, int bits)
+    {
+        output.CopyFrom(x.Global);
+        if (!x.HasCampaign)
+        {
+            return;
+        }
+
+        var mask = (uint)((1 << bits) - 1);
+        var salt = (uint)x.CampaignKey ^ (uint)(x.CampaignKey >> 32);
+        var indices = x.Campaign.Indices;
+        var values = x.Campaign.Values;
+        for (var i = 0; i < indices.Length; i++)
+        {
+            output.Add((int)(MurmurHash3.Hash32((uint)indices[i], salt, 0xC0FFEE) & mask), values[i]);
+        }
+    }
+
+    /// <summary>Number of lines in a file (the last one may lack a newline).</summary>
+    public static long CountLines(string path)
+    {
+        using var stream = ExampleReaders.OpenStream(path);
+        var buffer = new byte[1 << 20];
+        long lines = 0;
+        var last = (byte)'\n';
+        int read;
+        while ((read = stream.Read(buffer)) > 0)
+        {
+            lines += buffer.AsSpan(0, read).Count((byte)'\n');
+            last = buffer[read - 1];
+        }
+
+        return last == (byte)'\n' ? lines : lines + 1;
+    }
+}
