@@ -40,6 +40,8 @@ internal abstract class Activation : IThreadPoolWorkItem
     private protected long _turns;
     private protected long _failedTurns;
     private int _deactivationRequested;
+    private long _readsSeen;
+    private long _readsSeenAt;
     private TaskCompletionSource? _gate;
 
     protected Activation(GrainId grainId, TimeProvider time, int readStripes)
@@ -50,6 +52,7 @@ internal abstract class Activation : IThreadPoolWorkItem
         _readSlots = new ReadSlot[stripes];
         _readMask = stripes - 1;
         _lastTurnTimestamp = time.GetTimestamp();
+        _readsSeenAt = _lastTurnTimestamp;
     }
 
     public GrainId GrainId { get; }
@@ -90,12 +93,7 @@ internal abstract class Activation : IThreadPoolWorkItem
         return slot;
     }
 
-    public void ExitRead(int slot)
-    {
-        ref var s = ref _readSlots[slot];
-        Volatile.Write(ref s.LastUsed, _time.GetTimestamp());
-        Interlocked.Increment(ref s.Exited);
-    }
+    public void ExitRead(int slot) => Interlocked.Increment(ref _readSlots[slot].Exited);
 
     /// <summary>Asks the drain loop to activate the grain even if no turn is queued (a waiting reader).</summary>
     public void RequestActivation()
@@ -144,18 +142,31 @@ internal abstract class Activation : IThreadPoolWorkItem
         return entered - exited;
     }
 
+    /// <summary>
+    /// Last use by the collector's reckoning: the end of the last write turn, or the collection pass that
+    /// first saw reads newer than the previous pass. Reads do not read the clock (it would cost the hot read
+    /// path about as much as the rest of it), so a read-only activation is collected between
+    /// <see cref="GrainRuntimeOptions.IdleTimeout"/> and IdleTimeout + CollectionInterval after its last read,
+    /// never earlier. Called by the collector only (passes do not overlap).
+    /// </summary>
     private long LastUsedTimestamp()
     {
-        var last = Volatile.Read(ref _lastTurnTimestamp);
+        long entered = 0;
         for (var i = 0; i < _readSlots.Length; i++)
         {
-            last = Math.Max(last, Volatile.Read(ref _readSlots[i].LastUsed));
+            entered += Volatile.Read(ref _readSlots[i].Entered);
         }
 
-        return last;
+        if (entered != _readsSeen)
+        {
+            _readsSeen = entered;
+            _readsSeenAt = _time.GetTimestamp();
+        }
+
+        return Math.Max(Volatile.Read(ref _lastTurnTimestamp), _readsSeenAt);
     }
 
-    /// <summary>Cheap pre-check for the collector; the decision is taken in <see cref="TryDeactivateAsync"/>.</summary>
+    /// <summary>Pre-check for the collector (also records new reads); the decision is taken in <see cref="TryDeactivateAsync"/>.</summary>
     public bool LooksIdle(TimeSpan idleTimeout) =>
         Volatile.Read(ref _pending) == 0 && IsIdle(idleTimeout);
 
@@ -255,7 +266,7 @@ internal abstract class Activation : IThreadPoolWorkItem
     private protected static TaskCompletionSource NewCompletionSource() =>
         new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>One in-flight-read counter, alone on its cache lines (128 bytes: adjacent-line prefetch).</summary>
+    /// <summary>One in-flight-read counter pair, alone on its cache lines (128 bytes: adjacent-line prefetch).</summary>
     [StructLayout(LayoutKind.Explicit, Size = 128)]
     private struct ReadSlot
     {
@@ -264,9 +275,6 @@ internal abstract class Activation : IThreadPoolWorkItem
 
         [FieldOffset(8)]
         public long Exited;
-
-        [FieldOffset(16)]
-        public long LastUsed;
     }
 }
 

@@ -8,13 +8,13 @@ internal sealed class RuntimeFixture : IAsyncDisposable
 {
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(10);
 
-    public RuntimeFixture(IGrainStorage? storage = null, ILogger<GrainRuntime>? logger = null, TimeSpan? collectionInterval = null)
+    public RuntimeFixture(IGrainStorage? storage = null, ILogger<GrainRuntime>? logger = null, TimeSpan? collectionInterval = null, TimeProvider? systemTime = null)
     {
         Storage = storage ?? new MemoryGrainStorage();
         Runtime = new GrainRuntime(
             Storage,
             new GrainRuntimeOptions { IdleTimeout = IdleTimeout, CollectionInterval = collectionInterval ?? Timeout.InfiniteTimeSpan },
-            Time,
+            systemTime ?? Time,
             meter: null,
             logger);
         Runtime.RegisterGrainType(_ => new CounterGrain(Probe), new GrainTypeOptions { Name = "counter" });
