@@ -204,16 +204,23 @@ public sealed class GrainRuntime : IGrainFactory, IAsyncDisposable
     /// </summary>
     public Task StopAsync(CancellationToken cancellationToken = default)
     {
+        Task<Task>? start = null;
+        Task stop;
         lock (_registrationLock)
         {
             if (_stopTask is null)
             {
                 Volatile.Write(ref _stopRequested, 1);
-                _stopTask = StopCoreAsync(cancellationToken);
+                // Created here, started outside the lock: stopping runs grain code (OnDeactivateAsync).
+                start = new Task<Task>(() => StopCoreAsync(cancellationToken));
+                _stopTask = start.Unwrap();
             }
 
-            return _stopTask;
+            stop = _stopTask;
         }
+
+        start?.Start(TaskScheduler.Default);
+        return stop;
     }
 
     public ValueTask DisposeAsync() => new(StopAsync());

@@ -186,6 +186,34 @@ public sealed class GrainRuntimeTests
     }
 
     [Fact]
+    public async Task CollectIdle_ReadInFlightOnStripedGrain_NotCollectedUntilItEnds()
+    {
+        var time = new ManualTimeProvider();
+        var runtime = new GrainRuntime(new MemoryGrainStorage(), new GrainRuntimeOptions { IdleTimeout = RuntimeFixture.IdleTimeout }, time);
+        runtime.RegisterGrainType(_ => new CounterGrain(new GrainProbe()), new GrainTypeOptions { Name = "counter", ReadStripes = 8 });
+        var grain = runtime.GetGrain<CounterGrain>(1);
+        await RuntimeFixture.IncrementAsync(grain);
+
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var read = grain.ReadAsync(release.Task, static async (g, gate) =>
+        {
+            await gate;
+            return g.Count;
+        }).AsTask();
+        for (var pass = 0; pass < 3; pass++)
+        {
+            time.Advance(RuntimeFixture.IdleTimeout);
+            Assert.Equal(0, await runtime.CollectIdleAsync());
+        }
+
+        release.SetResult();
+        Assert.Equal(1, await read);
+        // No read since the first pass noticed this one, three timeouts ago.
+        Assert.Equal(1, await runtime.CollectIdleAsync());
+        await runtime.StopAsync();
+    }
+
+    [Fact]
     public async Task Calls_ArrivingDuringDeactivation_WaitAndRunOnReactivatedState()
     {
         await using var fixture = new RuntimeFixture();
@@ -268,9 +296,10 @@ public sealed class GrainRuntimeTests
         await all;
         Assert.Equal(Tasks * PerTask, await grain.InvokeAsync(static g => new ValueTask<long>(g.Count)));
         var statistics = fixture.Runtime.GetStatistics();
-        // Each activation read storage once; each deactivation wrote it once.
+        // Each activation read storage once. A deactivation writes at most once: only if a write turn ran on
+        // that activation (one created by a read and collected before any write has nothing to write).
         Assert.Equal(statistics.ActivationsCreated, fixture.Memory.Reads);
-        Assert.Equal(statistics.Deactivations, fixture.Memory.Writes);
+        Assert.InRange(fixture.Memory.Writes, 0, statistics.Deactivations);
         Assert.Equal(Tasks * PerTask + 1, statistics.TurnsExecuted);
     }
 
