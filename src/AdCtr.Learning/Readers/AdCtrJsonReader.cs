@@ -27,6 +27,7 @@ internal sealed class AdCtrJsonReader : ExampleReaderBase
     private readonly int _adIdField;
     private readonly int _advertiserIdField;
     private byte[] _scratch = new byte[256];
+    private readonly bool _rejectUnknown;
     private double? _trueCtr;
 
     public AdCtrJsonReader(Stream stream, FeatureSpec spec, ReaderOptions options)
@@ -36,6 +37,7 @@ internal sealed class AdCtrJsonReader : ExampleReaderBase
         _campaignIdField = spec.IndexOf("campaignId");
         _adIdField = spec.IndexOf("adId");
         _advertiserIdField = spec.IndexOf("advertiserId");
+        _rejectUnknown = options.RejectUnknownMembers;
     }
 
     /// <summary>The <c>trueCtr</c> of the last example read, or null when it had none.</summary>
@@ -141,6 +143,10 @@ internal sealed class AdCtrJsonReader : ExampleReaderBase
                 {
                     return Fail("trueCtr is not a number in [0, 1]");
                 }
+            }
+            else if (_rejectUnknown && !name.SequenceEqual("clickDelaySeconds"u8))
+            {
+                return Fail("unknown member '{0}'", System.Text.Encoding.UTF8.GetString(name));
             }
             else
             {

@@ -76,5 +76,6 @@ public static class ExampleReaders
         BufferBytes = options.BufferBytes,
         MaxLineBytes = options.MaxLineBytes,
         LeaveOpen = leaveOpen,
+        RejectUnknownMembers = options.RejectUnknownMembers,
     };
 }

@@ -42,6 +42,13 @@ public sealed class ReaderOptions
     /// <summary>Leave the stream open when the reader is disposed.</summary>
     public bool LeaveOpen { get; init; }
 
+    /// <summary>
+    /// AdCtr NDJSON only: a top-level member other than the documented ones (label, weight, timestamp,
+    /// campaignId, adId, advertiserId, context, features, trueCtr, clickDelaySeconds) makes the line malformed
+    /// (the server's strict ingestion). Off by default: logs may carry extra members.
+    /// </summary>
+    public bool RejectUnknownMembers { get; init; }
+
     internal void Validate()
     {
         if (MaxReportedMalformed < 0)

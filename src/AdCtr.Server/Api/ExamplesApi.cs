@@ -1,0 +1,319 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using AdCtr.Learning.Features;
+using AdCtr.Learning.Readers;
+using AdCtr.Server.Model;
+
+namespace AdCtr.Server.Api;
+
+/// <summary>
+/// <c>POST /v1/examples</c>: labeled examples as NDJSON or a JSON array, each line
+/// <c>{"context", "adId", "campaignId", "advertiserId"?, "features", "label", "weight"?, "timestamp"?}</c>.
+/// Each line is accepted or rejected whole (with its line number and reason); accepted ones are learned
+/// before the response, so a prediction made after it sees them.
+/// </summary>
+internal static class ExamplesApi
+{
+    public static RouteGroupBuilder MapExamplesApi(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/v1");
+        group.MapPost("/examples", IngestAsync)
+            .WithName("Examples")
+            .WithSummary("Learn labeled examples (NDJSON or a JSON array); per-line results")
+            .Accepts<ExampleDocument[]>("application/json", "application/x-ndjson")
+            .Produces<ExamplesResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+        return group;
+    }
+
+    internal static async Task<IResult> IngestAsync(HttpContext context, CtrEngine engine, ServerMetrics metrics, ExampleIngestor ingestor)
+    {
+        using var body = await RequestBody.ReadAsync(context.Request, engine.Limits.MaxBodyBytes, context.RequestAborted).ConfigureAwait(false);
+        if (body.Error is not null)
+        {
+            return body.Error;
+        }
+
+        var parsed = ExampleBodyParser.Parse(engine, body.Memory);
+        if (parsed.Error is not null)
+        {
+            return parsed.Error;
+        }
+
+        try
+        {
+            if (parsed.Batch.Count > 0)
+            {
+                await ingestor.IngestAsync(parsed.Batch, parsed.CampaignIds, parsed.Lines, context.RequestAborted).ConfigureAwait(false);
+            }
+
+            metrics.ExamplesLearned(parsed.Batch.Count, parsed.Rejected.Count);
+            var response = new ExamplesResponse(parsed.Batch.Count, parsed.Rejected);
+            return parsed.Batch.Count == 0
+                ? TypedResults.Problem(
+                    detail: "no line of the batch is a valid example; see 'rejected'",
+                    statusCode: StatusCodes.Status400BadRequest,
+                    title: "invalid examples",
+                    type: "https://adctr.dev/problems/bad-request",
+                    extensions: new Dictionary<string, object?> { ["rejected"] = parsed.Rejected })
+                : TypedResults.Ok(response);
+        }
+        finally
+        {
+            parsed.Dispose();
+        }
+    }
+}
+
+/// <summary>Parses and encodes an examples body into an <see cref="ExampleBatch"/>; shared with replay.</summary>
+internal static class ExampleBodyParser
+{
+    internal sealed class Result : IDisposable
+    {
+        public ExampleBatch Batch { get; } = new();
+
+        public Dictionary<ulong, string> CampaignIds { get; } = [];
+
+        public List<RejectedLine> Rejected { get; } = [];
+
+        /// <summary>Raw NDJSON bytes of each accepted line (for the example log).</summary>
+        public List<ReadOnlyMemory<byte>> Lines { get; } = [];
+
+        public Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult? Error { get; set; }
+
+        public byte[]? Rented { get; set; }
+
+        public void Dispose()
+        {
+            if (Rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(Rented);
+                Rented = null;
+            }
+        }
+    }
+
+    public static Result Parse(CtrEngine engine, ReadOnlyMemory<byte> body)
+    {
+        var result = new Result();
+        var ndjson = body;
+        var first = FirstNonSpace(body.Span);
+        if (first < 0)
+        {
+            result.Error = Problems.BadRequest("invalid examples", "the batch is empty");
+            return result;
+        }
+
+        if (body.Span[first] == (byte)'[')
+        {
+            var converted = ArrayToNdjson(body.Span, out var length, out var error);
+            if (converted is null)
+            {
+                result.Error = Problems.BadRequest("invalid examples", error);
+                return result;
+            }
+
+            result.Rented = converted;
+            ndjson = converted.AsMemory(0, length);
+        }
+
+        var maxBatch = engine.Limits.MaxBatch;
+        var options = new ReaderOptions
+        {
+            RejectUnknownMembers = true,
+            LeaveOpen = false,
+            MaxReportedMalformed = maxBatch + 1,
+            BufferBytes = Math.Clamp(ndjson.Length + 1, 16, 1 << 20),
+            MaxLineBytes = Math.Max(Math.Clamp(ndjson.Length + 1, 16, 1 << 20), 1 << 20),
+        };
+        using var reader = ExampleReaders.Open(new ReadOnlyMemoryStream(ndjson), LogFormat.AdCtrJson, engine.Spec, options);
+        var scratch = engine.RentScratch();
+        try
+        {
+            var row = scratch.Row;
+            var x = scratch.Encoded;
+            var lineStarts = LineStarts(ndjson.Span);
+            while (reader.TryRead(row))
+            {
+                var line = reader.LineNumber;
+                if (result.Batch.Count + result.Rejected.Count + reader.Statistics.MalformedLines >= maxBatch)
+                {
+                    result.Error = Problems.BadRequest("batch too large", "the batch holds more than " + maxBatch + " examples (AdCtr:Limits:MaxBatch)");
+                    return result;
+                }
+
+                if (engine.CampaignField >= 0 && !row.IsPresent(engine.CampaignField))
+                {
+                    result.Rejected.Add(new RejectedLine(line, "campaignId is required"));
+                    continue;
+                }
+
+                if (engine.AdField >= 0 && !row.IsPresent(engine.AdField))
+                {
+                    result.Rejected.Add(new RejectedLine(line, "adId is required"));
+                    continue;
+                }
+
+                scratch.Encoder.Encode(row, x);
+                if (x.HasCampaign && !result.CampaignIds.ContainsKey(x.CampaignKey))
+                {
+                    result.CampaignIds[x.CampaignKey] = Encoding.UTF8.GetString(row.Get(engine.CampaignField));
+                }
+
+                result.Batch.Add(x, row.Label, row.Weight, row.TimestampMs);
+                result.Lines.Add(LineBytes(ndjson, lineStarts, line));
+            }
+
+            foreach (var bad in reader.Statistics.FirstMalformed)
+            {
+                result.Rejected.Add(new RejectedLine(bad.LineNumber, bad.Reason));
+            }
+
+            if (result.Batch.Count + result.Rejected.Count > maxBatch)
+            {
+                result.Error = Problems.BadRequest("batch too large", "the batch holds more than " + maxBatch + " examples (AdCtr:Limits:MaxBatch)");
+            }
+
+            result.Rejected.Sort(static (a, b) => a.Line.CompareTo(b.Line));
+            return result;
+        }
+        finally
+        {
+            engine.ReturnScratch(scratch);
+        }
+    }
+
+    private static int FirstNonSpace(ReadOnlySpan<byte> span)
+    {
+        for (var i = 0; i < span.Length; i++)
+        {
+            if (span[i] is not ((byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static List<int> LineStarts(ReadOnlySpan<byte> span)
+    {
+        var starts = new List<int> { 0 };
+        for (var i = span.IndexOf((byte)'\n'); i >= 0;)
+        {
+            starts.Add(starts[^1] + i + 1);
+            var next = span.Slice(starts[^1]).IndexOf((byte)'\n');
+            i = next;
+        }
+
+        return starts;
+    }
+
+    private static ReadOnlyMemory<byte> LineBytes(ReadOnlyMemory<byte> all, List<int> starts, long lineNumber)
+    {
+        var start = starts[(int)lineNumber - 1];
+        var end = lineNumber < starts.Count ? starts[(int)lineNumber] - 1 : all.Length;
+        var line = all.Slice(start, end - start);
+        if (line.Length > 0 && line.Span[^1] == (byte)'\r')
+        {
+            line = line.Slice(0, line.Length - 1);
+        }
+
+        return line;
+    }
+
+    /// <summary>Rewrites a JSON array of objects as NDJSON (one element per line, element i on line i + 1).</summary>
+    private static byte[]? ArrayToNdjson(ReadOnlySpan<byte> body, out int length, out string? error)
+    {
+        length = 0;
+        error = null;
+        var output = ArrayPool<byte>.Shared.Rent(body.Length + 16);
+        try
+        {
+            var json = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 16 });
+            json.Read();
+            while (json.Read() && json.TokenType != JsonTokenType.EndArray)
+            {
+                var start = (int)json.TokenStartIndex;
+                json.Skip();
+                var end = (int)json.BytesConsumed;
+                var element = body.Slice(start, end - start);
+                element.CopyTo(output.AsSpan(length));
+                foreach (ref var b in output.AsSpan(length, element.Length))
+                {
+                    if (b is (byte)'\n' or (byte)'\r')
+                    {
+                        b = (byte)' ';
+                    }
+                }
+
+                length += element.Length;
+                output[length++] = (byte)'\n';
+            }
+
+            if (json.Read())
+            {
+                error = "unexpected content after the JSON array";
+                ArrayPool<byte>.Shared.Return(output);
+                return null;
+            }
+
+            return output;
+        }
+        catch (JsonException e)
+        {
+            error = "malformed JSON array: " + e.Message;
+            ArrayPool<byte>.Shared.Return(output);
+            return null;
+        }
+    }
+}
+
+/// <summary>A stream over a <see cref="ReadOnlyMemory{T}"/> without copying.</summary>
+internal sealed class ReadOnlyMemoryStream(ReadOnlyMemory<byte> data) : Stream
+{
+    private int _position;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => data.Length;
+
+    public override long Position
+    {
+        get => _position;
+        set => throw new NotSupportedException();
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        var n = Math.Min(buffer.Length, data.Length - _position);
+        data.Span.Slice(_position, n).CopyTo(buffer);
+        _position += n;
+        return n;
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
+
+public sealed record RejectedLine(long Line, string Error);
+
+public sealed record ExamplesResponse(int Accepted, List<RejectedLine> Rejected);
+
+/// <summary>OpenAPI description of one example line.</summary>
+internal sealed record ExampleDocument(Dictionary<string, string>? Context, string AdId, string CampaignId, string? AdvertiserId, Dictionary<string, string>? Features, int Label, double? Weight, DateTimeOffset? Timestamp);

@@ -1,0 +1,127 @@
+using System.Text.Json;
+using AdCtr.Server.Model;
+
+namespace AdCtr.Server.Api;
+
+/// <summary><c>POST /v1/predict</c> and <c>POST /v1/explain</c>.</summary>
+internal static class PredictApi
+{
+    private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true };
+
+    public static RouteGroupBuilder MapPredictApi(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/v1");
+        group.MapPost("/predict", PredictAsync)
+            .WithName("Predict")
+            .WithSummary("Calibrated click probability of each candidate ad, in candidate order")
+            .Accepts<PredictRequestDocument>("application/json")
+            .Produces<PredictResponseDocument>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+        group.MapPost("/explain", ExplainApi.ExplainAsync)
+            .WithName("Explain")
+            .WithSummary("Top contributing features of one candidate's prediction (global and campaign parts)")
+            .Accepts<PredictRequestDocument>("application/json")
+            .Produces<ExplainResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        return group;
+    }
+
+    internal static async Task<IResult> PredictAsync(HttpContext context, CtrEngine engine, ServerMetrics metrics)
+    {
+        using var body = await RequestBody.ReadAsync(context.Request, engine.Limits.MaxBodyBytes, context.RequestAborted).ConfigureAwait(false);
+        if (body.Error is not null)
+        {
+            return body.Error;
+        }
+
+        var scratch = engine.RentScratch();
+        try
+        {
+            var request = scratch.Request;
+            if (!scratch.Parser.TryParse(body.Span, request, out var error))
+            {
+                return Problems.BadRequest("invalid predict request", error);
+            }
+
+            Score(engine, scratch);
+            var response = context.Response;
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = "application/json";
+            WriteResponse(engine, scratch, response.BodyWriter);
+            metrics.PredictionsServed(request.CandidateCount);
+        }
+        finally
+        {
+            engine.ReturnScratch(scratch);
+        }
+
+        await context.Response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        return Results.Empty;
+    }
+
+    /// <summary>Scores every candidate of the parsed request into the scratch's ctr and impression-id buffers.</summary>
+    internal static void Score(CtrEngine engine, CtrEngine.Scratch scratch)
+    {
+        var request = scratch.Request;
+        var n = request.CandidateCount;
+        if (scratch.Ctr.Length < n)
+        {
+            scratch.Ctr = new double[Math.Max(n, scratch.Ctr.Length * 2)];
+            scratch.ImpressionIds = new byte[scratch.Ctr.Length * 17];
+        }
+
+        var row = scratch.Row;
+        var x = scratch.Encoded;
+        for (var i = 0; i < n; i++)
+        {
+            request.FillRow(i, row, engine.CampaignField, engine.AdField, engine.AdvertiserField);
+            scratch.Encoder.Encode(row, x);
+            var raw = engine.PredictRaw(x);
+            scratch.Ctr[i] = engine.Calibrate(raw);
+            engine.WriteImpressionId(scratch.ImpressionIds.AsSpan(i * 17, 17));
+            engine.OnServed(scratch.ImpressionIds.AsSpan(i * 17, 17), x, raw);
+        }
+    }
+
+    private static void WriteResponse(CtrEngine engine, CtrEngine.Scratch scratch, System.IO.Pipelines.PipeWriter output)
+    {
+        var request = scratch.Request;
+        using var w = new Utf8JsonWriter(output, WriterOptions);
+        w.WriteStartObject();
+        if (request.RequestId.IsMissing)
+        {
+            w.WriteNull("requestId"u8);
+        }
+        else
+        {
+            w.WriteString("requestId"u8, request.Value(request.RequestId));
+        }
+
+        w.WriteNumber("modelVersion"u8, engine.ExamplesLearned);
+        w.WriteStartArray("predictions"u8);
+        var candidates = request.Candidates;
+        for (var i = 0; i < candidates.Length; i++)
+        {
+            w.WriteStartObject();
+            w.WriteString("adId"u8, request.Value(candidates[i].AdId));
+            w.WriteString("campaignId"u8, request.Value(candidates[i].CampaignId));
+            w.WriteNumber("ctr"u8, scratch.Ctr[i]);
+            w.WriteString("impressionId"u8, scratch.ImpressionIds.AsSpan(i * 17, 17));
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+        w.Flush();
+    }
+}
+
+/// <summary>OpenAPI description of a predict request (the handler parses the body itself, strictly).</summary>
+internal sealed record PredictRequestDocument(string? RequestId, Dictionary<string, string>? Context, List<CandidateDocument> Candidates);
+
+internal sealed record CandidateDocument(string AdId, string CampaignId, string? AdvertiserId, Dictionary<string, string>? Features);
+
+internal sealed record PredictResponseDocument(string? RequestId, long ModelVersion, List<PredictionDocument> Predictions);
+
+internal sealed record PredictionDocument(string AdId, string CampaignId, double Ctr, string ImpressionId);

@@ -1,0 +1,87 @@
+using AdCtr.Learning.Calibration;
+using AdCtr.Server.Hosting;
+
+namespace AdCtr.Server.Model;
+
+/// <summary>
+/// Keeps the most recent progressive (prediction, label, weight) triples in a ring and refits the calibrator
+/// on them in the background every <see cref="CalibrationOptions.RefitEvery"/> examples; the new calibrator
+/// replaces the old one atomically (readers never see a half-built one). Isotonic regression by
+/// pool-adjacent-violators or Platt scaling, as configured.
+/// </summary>
+internal sealed class CalibrationService
+{
+    private readonly CalibrationOptions _options;
+    private readonly double[] _p;
+    private readonly int[] _y;
+    private readonly double[] _w;
+    private long _written;
+    private long _nextRefit;
+    private int _refitting;
+    private volatile ICalibrator _current = IdentityCalibrator.Instance;
+
+    public CalibrationService(CalibrationOptions options)
+    {
+        _options = options;
+        var size = options.Kind == CalibrationKind.None ? 1 : options.Window;
+        _p = new double[size];
+        _y = new int[size];
+        _w = new double[size];
+        _nextRefit = Math.Max(options.MinExamples, options.RefitEvery);
+    }
+
+    public ICalibrator Current => _current;
+
+    public long Fits { get; private set; }
+
+    public void Record(double p, float label, float weight)
+    {
+        if (_options.Kind == CalibrationKind.None)
+        {
+            return;
+        }
+
+        var n = Interlocked.Increment(ref _written);
+        var slot = (int)((n - 1) % _p.Length);
+        _p[slot] = p;
+        _y[slot] = label > 0 ? 1 : 0;
+        _w[slot] = weight;
+        if (n >= Volatile.Read(ref _nextRefit) && Interlocked.CompareExchange(ref _refitting, 1, 0) == 0)
+        {
+            Volatile.Write(ref _nextRefit, n + _options.RefitEvery);
+            _ = Task.Run(Refit);
+        }
+    }
+
+    /// <summary>Fits a new calibrator on the current window now (also used by tests and the admin API).</summary>
+    public void Refit()
+    {
+        try
+        {
+            var count = (int)Math.Min(Volatile.Read(ref _written), _p.Length);
+            if (count < _options.MinExamples)
+            {
+                return;
+            }
+
+            var p = _p.AsSpan(0, count).ToArray();
+            var y = _y.AsSpan(0, count).ToArray();
+            var w = _w.AsSpan(0, count).ToArray();
+            ICalibrator fitted = _options.Kind switch
+            {
+                CalibrationKind.Isotonic => IsotonicCalibrator.Fit(p, y, w),
+                CalibrationKind.Platt => PlattCalibrator.Fit(p, y, w),
+                _ => IdentityCalibrator.Instance,
+            };
+            _current = fitted;
+            Fits++;
+        }
+        finally
+        {
+            Volatile.Write(ref _refitting, 0);
+        }
+    }
+
+    /// <summary>Replaces the calibrator (snapshot restore).</summary>
+    public void Set(ICalibrator calibrator) => _current = calibrator;
+}
