@@ -1,3 +1,21 @@
+using AdCtr.Benchmarks;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// A short default job (one process, 3 warm-up and 9 measured iterations of about 250 ms) so the whole
+// suite runs in a few minutes on a shared machine; `--job <name>` on the command line replaces it.
+var job = Job.Default
+    .WithLaunchCount(1)
+    .WithWarmupCount(3)
+    .WithIterationCount(9)
+    .WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(250))
+    .WithId("Short9")
+    .AsDefault();
+var config = ManualConfig.Create(DefaultConfig.Instance)
+    .AddJob(job)
+    .AddColumn(StatisticColumn.Median, StatisticColumn.OperationsPerSecond, new AllocationBudgetColumn());
+
+var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+return AllocationBudgetColumn.Check(summaries, Console.Out) ? 0 : 1;
