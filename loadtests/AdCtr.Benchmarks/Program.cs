@@ -11,7 +11,7 @@ if (args is ["--cpu-time", ..])
 }
 
 // A short default job (one process, 3 warm-up and 9 measured iterations of about 250 ms) so the whole
-// suite runs in a few minutes on a shared machine; `--job <name>` on the command line replaces it.
+// suite runs in a few minutes on a shared machine (set here, not by `--job`).
 var job = Job.Default
     .WithLaunchCount(1)
     .WithWarmupCount(3)
