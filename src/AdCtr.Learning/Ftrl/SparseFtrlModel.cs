@@ -1,11 +1,13 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace AdCtr.Learning.Ftrl;
 
 /// <summary>
 /// FTRL-Proximal that stores only the coordinates it has seen, in an open-addressing table (linear
-/// probing, keys and interleaved (z, n) in parallel arrays) that doubles when 70% full. Used for the
+/// probing over 12-byte slots of (key, z, n), so a probe that finds its key has the coordinate's state in
+/// the same cache line) that doubles when 70% full. Used for the
 /// small per-campaign models. New coordinates may be admitted with a probability &lt; 1 ("Poisson
 /// inclusion", McMahan et al. 2013 section 4.1) to keep rare features out; off (1.0) by default.
 /// One writer at a time (the owning grain's turn); readers may run concurrently: a resize publishes a new
@@ -42,14 +44,14 @@ public sealed class SparseFtrlModel : IFtrlModel
     public long Coordinates => Volatile.Read(ref _table).Count;
 
     /// <summary>Capacity of the current table (slots).</summary>
-    public int Capacity => Volatile.Read(ref _table).Keys.Length;
+    public int Capacity => Volatile.Read(ref _table).Slots.Length;
 
     public long MemoryBytes
     {
         get
         {
             var t = Volatile.Read(ref _table);
-            return ((long)t.Keys.Length * sizeof(int)) + ((long)t.Zn.Length * sizeof(float));
+            return (long)t.Slots.Length * Unsafe.SizeOf<Slot>();
         }
     }
 
@@ -63,7 +65,13 @@ public sealed class SparseFtrlModel : IFtrlModel
         for (var k = 0; k < indices.Length; k++)
         {
             var slot = t.Find(indices[k]);
-            var w = slot < 0 ? 0f : _math.Weight(t.Zn[slot << 1], t.Zn[(slot << 1) + 1]);
+            var w = 0f;
+            if (slot >= 0)
+            {
+                ref var s = ref t.Slots[slot];
+                w = _math.Weight(s.Z, s.N);
+            }
+
             weights[k] = w;
             sum += w * values[k];
         }
@@ -80,7 +88,8 @@ public sealed class SparseFtrlModel : IFtrlModel
             var slot = t.Find(indices[k]);
             if (slot >= 0)
             {
-                sum += _math.Weight(t.Zn[slot << 1], t.Zn[(slot << 1) + 1]) * values[k];
+                ref var s = ref t.Slots[slot];
+                sum += _math.Weight(s.Z, s.N) * values[k];
             }
         }
 
@@ -106,8 +115,8 @@ public sealed class SparseFtrlModel : IFtrlModel
                 t = _table;
             }
 
-            var i = slot << 1;
-            _math.Update(ref t.Zn[i], ref t.Zn[i + 1], gradientScale * values[k], weights[k]);
+            ref var s = ref t.Slots[slot];
+            _math.Update(ref s.Z, ref s.N, gradientScale * values[k], weights[k]);
         }
     }
 
@@ -115,7 +124,7 @@ public sealed class SparseFtrlModel : IFtrlModel
     {
         var t = Volatile.Read(ref _table);
         var slot = t.Find(index);
-        return slot < 0 ? 0f : _math.Weight(t.Zn[slot << 1], t.Zn[(slot << 1) + 1]);
+        return slot < 0 ? 0f : _math.Weight(t.Slots[slot].Z, t.Slots[slot].N);
     }
 
     public bool TryGetState(int index, out float z, out float n)
@@ -129,8 +138,8 @@ public sealed class SparseFtrlModel : IFtrlModel
             return false;
         }
 
-        z = t.Zn[slot << 1];
-        n = t.Zn[(slot << 1) + 1];
+        z = t.Slots[slot].Z;
+        n = t.Slots[slot].N;
         return true;
     }
 
@@ -145,8 +154,9 @@ public sealed class SparseFtrlModel : IFtrlModel
             return;
         }
 
-        _table.Zn[slot << 1] = z;
-        _table.Zn[(slot << 1) + 1] = n;
+        ref var s = ref _table.Slots[slot];
+        s.Z = z;
+        s.N = n;
     }
 
     /// <summary>Enumerates (index, z, n) of every stored coordinate in table order (snapshots, explain).</summary>
@@ -154,12 +164,13 @@ public sealed class SparseFtrlModel : IFtrlModel
         where TState : allows ref struct
     {
         var t = Volatile.Read(ref _table);
-        for (var s = 0; s < t.Keys.Length; s++)
+        var slots = t.Slots;
+        for (var i = 0; i < slots.Length; i++)
         {
-            var key = t.Keys[s];
+            var key = Volatile.Read(ref slots[i].Key);
             if (key != Empty)
             {
-                visitor(ref state, key, t.Zn[s << 1], t.Zn[(s << 1) + 1]);
+                visitor(ref state, key, slots[i].Z, slots[i].N);
             }
         }
     }
@@ -167,34 +178,31 @@ public sealed class SparseFtrlModel : IFtrlModel
     private int Insert(int key, float z, float n)
     {
         var t = _table;
-        if (t.Count + 1 > t.Keys.Length * MaxLoad)
+        if (t.Count + 1 > t.Slots.Length * MaxLoad)
         {
             t = Grow(t);
         }
 
         var slot = t.FindFree(key);
-        t.Zn[slot << 1] = z;
-        t.Zn[(slot << 1) + 1] = n;
-        Volatile.Write(ref t.Keys[slot], key);
+        ref var s = ref t.Slots[slot];
+        s.Z = z;
+        s.N = n;
+        Volatile.Write(ref s.Key, key);
         t.Count++;
         return slot;
     }
 
     private Table Grow(Table old)
     {
-        var grown = new Table(old.Keys.Length * 2);
-        for (var s = 0; s < old.Keys.Length; s++)
+        var grown = new Table(old.Slots.Length * 2);
+        foreach (var s in old.Slots)
         {
-            var key = old.Keys[s];
-            if (key == Empty)
+            if (s.Key == Empty)
             {
                 continue;
             }
 
-            var slot = grown.FindFree(key);
-            grown.Zn[slot << 1] = old.Zn[s << 1];
-            grown.Zn[(slot << 1) + 1] = old.Zn[(s << 1) + 1];
-            grown.Keys[slot] = key;
+            grown.Slots[grown.FindFree(s.Key)] = s;
             grown.Count++;
         }
 
@@ -213,29 +221,36 @@ public sealed class SparseFtrlModel : IFtrlModel
         return ((x * 0x2545F4914F6CDD1DUL) >> 40) * (1f / (1 << 24));
     }
 
+    /// <summary>One coordinate: its key (the feature index, or <see cref="Empty"/>) and its FTRL state.</summary>
+    [StructLayout(LayoutKind.Sequential, Pack = 4)]
+    private struct Slot
+    {
+        public int Key;
+        public float Z;
+        public float N;
+    }
+
     private sealed class Table
     {
-        public readonly int[] Keys;
-        public readonly float[] Zn;
+        public readonly Slot[] Slots;
         public int Count;
         private readonly int _mask;
 
         public Table(int capacity)
         {
-            Keys = new int[capacity];
-            Keys.AsSpan().Fill(Empty);
-            Zn = new float[capacity * 2];
+            Slots = new Slot[capacity];
+            Slots.AsSpan().Fill(new Slot { Key = Empty });
             _mask = capacity - 1;
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public int Find(int key)
         {
-            var keys = Keys;
+            var slots = Slots;
             var slot = (int)(((uint)key * 0x9E3779B1u) >> 7) & _mask;
-            for (var probe = 0; probe < keys.Length; probe++)
+            for (var probe = 0; probe < slots.Length; probe++)
             {
-                var k = Volatile.Read(ref keys[slot]);
+                var k = Volatile.Read(ref slots[slot].Key);
                 if (k == key)
                 {
                     return slot;
@@ -255,7 +270,7 @@ public sealed class SparseFtrlModel : IFtrlModel
         public int FindFree(int key)
         {
             var slot = (int)(((uint)key * 0x9E3779B1u) >> 7) & _mask;
-            while (Keys[slot] != Empty)
+            while (Slots[slot].Key != Empty)
             {
                 slot = (slot + 1) & _mask;
             }
