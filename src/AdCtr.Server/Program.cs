@@ -1,3 +1,3 @@
-var app = WebApplication.CreateSlimBuilder(args).Build();
-app.MapGet("/health/live", () => "ok");
-app.Run();
+using AdCtr.Server.Hosting;
+
+AdCtrServer.Build(args).Run();

@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
-using AdCtr.Learning.Features;
 using AdCtr.Learning.Readers;
+using AdCtr.Server.Hosting;
 using AdCtr.Server.Model;
 
 namespace AdCtr.Server.Api;

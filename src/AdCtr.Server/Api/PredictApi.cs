@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AdCtr.Server.Hosting;
 using AdCtr.Server.Model;
 
 namespace AdCtr.Server.Api;

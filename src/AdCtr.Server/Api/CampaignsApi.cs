@@ -1,0 +1,84 @@
+using AdCtr.Server.Model;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace AdCtr.Server.Api;
+
+/// <summary><c>GET /v1/campaigns</c>, <c>GET /v1/campaigns/{id}</c> and <c>GET /v1/models</c>.</summary>
+internal static class CampaignsApi
+{
+    public const int MaxPageSize = 1000;
+
+    public static RouteGroupBuilder MapCampaignsApi(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/v1");
+        group.MapGet("/campaigns/{id}", GetAsync).WithName("Campaign").WithSummary("Model and traffic statistics of one campaign");
+        group.MapGet("/campaigns", ListAsync).WithName("Campaigns").WithSummary("Campaigns with a model, sorted by id, paged");
+        group.MapGet("/models", Models).WithName("Models").WithSummary("The model: version, spec, sizes, calibration");
+        return group;
+    }
+
+    internal static async Task<Results<Ok<CampaignSummary>, ProblemHttpResult>> GetAsync(string id, CtrEngine engine)
+    {
+        var summary = await engine.GetCampaignAsync(id).ConfigureAwait(false);
+        return summary is null
+            ? Problems.NotFound("unknown campaign", "campaign '" + id + "' has no model yet (no example of it was learned); predictions for it use the global model")
+            : TypedResults.Ok(summary);
+    }
+
+    internal static async Task<Results<Ok<CampaignPage>, ProblemHttpResult>> ListAsync(CtrEngine engine, int? offset, int? limit)
+    {
+        var skip = offset ?? 0;
+        var take = limit ?? 100;
+        if (skip < 0)
+        {
+            return Problems.BadRequest("invalid paging", "offset must be >= 0");
+        }
+
+        if (take is < 1 or > MaxPageSize)
+        {
+            return Problems.BadRequest("invalid paging", "limit must be in 1.." + MaxPageSize);
+        }
+
+        var ids = engine.CampaignIds().ToList();
+        ids.Sort(StringComparer.Ordinal);
+        var page = new List<CampaignSummary>();
+        for (var i = skip; i < Math.Min(ids.Count, skip + take); i++)
+        {
+            if (await engine.GetCampaignAsync(ids[i]).ConfigureAwait(false) is { } summary)
+            {
+                page.Add(summary);
+            }
+        }
+
+        return TypedResults.Ok(new CampaignPage(ids.Count, skip, take, page));
+    }
+
+    internal static Ok<ModelSummary> Models(CtrEngine engine)
+    {
+        var (coordinates, bytes) = engine.CampaignModelSize();
+        var stats = engine.GlobalStatistics();
+        return TypedResults.Ok(new ModelSummary(
+            engine.ExamplesLearned,
+            new SpecSummary(engine.Spec.Name, engine.Spec.Bits, engine.Spec.HashSeed, engine.Spec.Fingerprint().ToString("x16", System.Globalization.CultureInfo.InvariantCulture), engine.Spec.Fields.Length, engine.Spec.Crosses.Length),
+            new PartSummary(engine.Global.Coordinates, engine.Global.MemoryBytes),
+            new CampaignsSummary(engine.KnownCampaigns, coordinates, bytes),
+            new QualitySummary(stats.Examples, Finite(stats.LogLoss), Finite(stats.NormalizedEntropy), Finite(stats.CalibrationRatio)),
+            new CalibrationSummary(engine.Calibration.Current.GetType().Name, engine.Calibration.Fits)));
+    }
+
+    private static double? Finite(double v) => double.IsFinite(v) ? v : null;
+}
+
+internal sealed record CampaignPage(int Total, int Offset, int Limit, List<CampaignSummary> Campaigns);
+
+internal sealed record SpecSummary(string Name, int Bits, uint HashSeed, string Fingerprint, int Fields, int Crosses);
+
+internal sealed record PartSummary(long Coordinates, long Bytes);
+
+internal sealed record CampaignsSummary(int Count, long Coordinates, long Bytes);
+
+internal sealed record QualitySummary(long Examples, double? LogLoss, double? NormalizedEntropy, double? CalibrationRatio);
+
+internal sealed record CalibrationSummary(string Calibrator, long Fits);
+
+internal sealed record ModelSummary(long Version, SpecSummary Spec, PartSummary Global, CampaignsSummary Campaigns, QualitySummary Progressive, CalibrationSummary Calibration);

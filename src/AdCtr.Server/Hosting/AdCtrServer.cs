@@ -1,0 +1,213 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using AdCtr.Grains.Runtime;
+using AdCtr.Learning.Features;
+using AdCtr.Server.Api;
+using AdCtr.Server.Metrics;
+using AdCtr.Server.Model;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace AdCtr.Server.Hosting;
+
+/// <summary>Builds and wires the AdCtr server (Program.cs stays two lines; tests build it the same way).</summary>
+public static partial class AdCtrServer
+{
+    /// <summary>Builds the application. <paramref name="configureServices"/> lets tests replace services (e.g. the TimeProvider).</summary>
+    public static WebApplication Build(string[] args, Action<IServiceCollection>? configureServices = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+
+        // config/appsettings.json holds the defaults; appsettings.json, AdCtr__* environment variables and the
+        // command line (e.g. --urls, --AdCtr:Model:Bits=20) override them, as in any ASP.NET Core app.
+        var defaults = new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
+        {
+            Path = ConfigPaths.Find("appsettings.json"),
+            Optional = true,
+            ReloadOnChange = false,
+        };
+        defaults.ResolveFileProvider();
+        builder.Configuration.Sources.Insert(0, defaults);
+        if (builder.Configuration["Urls"] is { Length: > 0 } urls)
+        {
+            // Configuration sources added after CreateBuilder are not read for the host's URLs: apply them.
+            builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries));
+        }
+
+        builder.AddAdCtr();
+        configureServices?.Invoke(builder.Services);
+        var app = builder.Build();
+        app.MapAdCtr();
+        return app;
+    }
+
+    /// <summary>Registers options (validated at start), the engine, metrics and JSON.</summary>
+    public static WebApplicationBuilder AddAdCtr(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<ModelOptions>().BindConfiguration(ModelOptions.SectionName).ValidateDataAnnotations().Validate(o => TryFtrl(o.Global) && TryFtrl(o.Campaign), "FTRL parameters: alpha > 0, beta >= 0, L1 >= 0, L2 >= 0").ValidateOnStart();
+        services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<CalibrationOptions>().BindConfiguration(CalibrationOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<GrainRuntimeOptions>().BindConfiguration("AdCtr:" + GrainRuntimeOptions.SectionName).Validate(o =>
+        {
+            try
+            {
+                o.Validate();
+                return true;
+            }
+            catch (ArgumentException)
+            {
+                return false;
+            }
+        }, "AdCtr:Grains: IdleTimeout and CollectionInterval must be positive").ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp =>
+        {
+            var model = sp.GetRequiredService<IOptions<ModelOptions>>().Value;
+            var spec = FeatureSpec.Load(ConfigPaths.Resolve(model.SpecPath));
+            if (model.Bits is { } bits)
+            {
+                spec = spec.WithBits(bits);
+            }
+
+            var meter = sp.GetRequiredService<IMeterFactory>().Create(new MeterOptions("AdCtr.Grains"));
+            return new CtrEngine(
+                spec,
+                model,
+                sp.GetRequiredService<IOptions<LimitsOptions>>().Value,
+                sp.GetRequiredService<IOptions<CalibrationOptions>>().Value,
+                sp.GetRequiredService<IOptions<GrainRuntimeOptions>>().Value,
+                sp.GetRequiredService<TimeProvider>(),
+                meter);
+        });
+        services.AddSingleton<ServerMetrics>();
+        services.AddSingleton<ServerReadiness>();
+        services.AddSingleton(sp => new ExampleIngestor(sp.GetRequiredService<CtrEngine>(), sp.GetService<IExampleSink>()));
+        services.AddSingleton(_ => new PrometheusExporter(new PrometheusExporterOptions()));
+        services.AddHostedService<EngineLifetime>();
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AdCtrJsonContext.Default));
+        services.AddProblemDetails();
+        services.AddOpenApi();
+        builder.WebHost.ConfigureKestrel((context, kestrel) =>
+        {
+            var limits = context.Configuration.GetSection(LimitsOptions.SectionName).Get<LimitsOptions>() ?? new LimitsOptions();
+            kestrel.Limits.MaxRequestBodySize = limits.MaxBodyBytes;
+            kestrel.AddServerHeader = false;
+        });
+        return builder;
+    }
+
+    /// <summary>Maps every endpoint and the error handling.</summary>
+    public static WebApplication MapAdCtr(this WebApplication app)
+    {
+        app.UseExceptionHandler(errors => errors.Run(async context =>
+        {
+            // Anything reaching here is a server bug, never a client error: log it and answer problem+json.
+            var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+            Log.UnhandledException(app.Logger, error!, context.Request.Path);
+            context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+            await TypedResults.Problem(title: "internal error", statusCode: 500, detail: "the server failed; this is a bug, not your request").ExecuteAsync(context);
+        }));
+        app.UseStatusCodePages();
+        var metrics = app.Services.GetRequiredService<ServerMetrics>();
+        app.Use(async (context, next) =>
+        {
+            var start = Stopwatch.GetTimestamp();
+            await next(context);
+            if (context.GetEndpoint() is RouteEndpoint endpoint)
+            {
+                metrics.Request(endpoint.RoutePattern.RawText ?? "?", context.Response.StatusCode, start);
+            }
+        });
+        app.MapPredictApi();
+        app.MapExamplesApi();
+        app.MapCampaignsApi();
+        app.MapHealthAndMetrics();
+        app.MapOpenApi();
+        LogOptions(app);
+        return app;
+    }
+
+    private static void MapHealthAndMetrics(this WebApplication app)
+    {
+        app.MapGet("/health/live", () => TypedResults.Ok(new HealthReport("live", null))).WithName("Live");
+        app.MapGet("/health/ready", (ServerReadiness readiness) => readiness.IsReady
+            ? Results.Ok(new HealthReport("ready", null))
+            : Results.Json(new HealthReport("not ready", readiness.NotReadyReason), AdCtrJsonContext.Default.HealthReport, statusCode: StatusCodes.Status503ServiceUnavailable)).WithName("Ready");
+        app.MapGet("/metrics", async (PrometheusExporter exporter, HttpContext context) =>
+        {
+            context.Response.ContentType = PrometheusExporter.ContentType;
+            await exporter.WriteToAsync(context.Response.Body, context.RequestAborted);
+        }).WithName("Metrics").ExcludeFromDescription();
+    }
+
+    private static void LogOptions(WebApplication app)
+    {
+        var sp = app.Services;
+        var model = sp.GetRequiredService<IOptions<ModelOptions>>().Value;
+        var limits = sp.GetRequiredService<IOptions<LimitsOptions>>().Value;
+        var calibration = sp.GetRequiredService<IOptions<CalibrationOptions>>().Value;
+        Log.EffectiveOptions(
+            app.Logger,
+            model.SpecPath,
+            model.Bits?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "spec",
+            model.Global.ToParameters().ToString(),
+            model.Campaign.ToParameters().ToString(),
+            limits.MaxCandidates,
+            limits.MaxBatch,
+            limits.MaxBodyBytes,
+            calibration.Kind.ToString());
+    }
+
+    private static bool TryFtrl(FtrlOptions o)
+    {
+        try
+        {
+            o.ToParameters().Validate();
+            return true;
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return false;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "AdCtr options: spec {SpecPath}, bits {Bits}, global {Global}, campaign {Campaign}, max candidates {MaxCandidates}, max batch {MaxBatch}, max body {MaxBody} bytes, calibration {Calibration}")]
+        public static partial void EffectiveOptions(ILogger logger, string specPath, string bits, string global, string campaign, int maxCandidates, int maxBatch, long maxBody, string calibration);
+
+        [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "Unhandled exception on {Path}")]
+        public static partial void UnhandledException(ILogger logger, Exception exception, string path);
+    }
+}
+
+/// <summary>Starts and stops the engine with the host (ready once the model is loaded).</summary>
+internal sealed class EngineLifetime(CtrEngine engine, ServerReadiness readiness) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        readiness.SetReady();
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken) => await engine.Runtime.StopAsync(cancellationToken).ConfigureAwait(false);
+}
+
+/// <summary>Finds files of config/: relative to the working directory, else next to the executable.</summary>
+internal static class ConfigPaths
+{
+    public static string Find(string name) => Resolve(Path.Combine("config", name));
+
+    public static string Resolve(string path)
+    {
+        if (Path.IsPathRooted(path) || File.Exists(path))
+        {
+            return Path.GetFullPath(path);
+        }
+
+        var beside = Path.Combine(AppContext.BaseDirectory, path);
+        return File.Exists(beside) ? beside : Path.GetFullPath(path);
+    }
+}
