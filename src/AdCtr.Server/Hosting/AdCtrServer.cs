@@ -111,6 +111,7 @@ public static partial class AdCtrServer
         }));
         app.UseStatusCodePages();
         var metrics = app.Services.GetRequiredService<ServerMetrics>();
+        _ = app.Services.GetRequiredService<PrometheusExporter>(); // listen from the start, not from the first scrape
         app.Use(async (context, next) =>
         {
             var start = Stopwatch.GetTimestamp();

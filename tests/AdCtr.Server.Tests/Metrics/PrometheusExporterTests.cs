@@ -269,7 +269,7 @@ public sealed class PrometheusExporterTests
         Assert.True(exitCode == 0 && output.Length == 0, "promtool exit " + exitCode + ":\n" + output + "\n---\n" + text);
     }
 
-    private static async Task<(int ExitCode, string Output)> RunPromtoolAsync(string exposition)
+    internal static async Task<(int ExitCode, string Output)> RunPromtoolAsync(string exposition)
     {
         const string Promtool = "/usr/bin/promtool";
         Assert.True(File.Exists(Promtool), "promtool not found: install the Debian package 'prometheus'");

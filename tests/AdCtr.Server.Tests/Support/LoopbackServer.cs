@@ -1,0 +1,106 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using AdCtr.Server.Hosting;
+using AdCtr.Server.Model;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace AdCtr.Server.Tests.Support;
+
+/// <summary>
+/// The real server (Kestrel) on 127.0.0.1 with an ephemeral port, as a client would use it, with a clock the
+/// test controls. Each test owns one.
+/// </summary>
+internal sealed class LoopbackServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private LoopbackServer(WebApplication app, HttpClient client, ManualClock clock)
+    {
+        _app = app;
+        Client = client;
+        Clock = clock;
+    }
+
+    public HttpClient Client { get; }
+
+    public ManualClock Clock { get; }
+
+    public CtrEngine Engine => _app.Services.GetRequiredService<CtrEngine>();
+
+    public static async Task<LoopbackServer> StartAsync(params string[] settings)
+    {
+        var clock = new ManualClock(new DateTimeOffset(2026, 1, 5, 12, 0, 0, TimeSpan.Zero));
+        string[] args =
+        [
+            "--urls", "http://127.0.0.1:0",
+            "--AdCtr:Model:SpecPath=" + Path.Combine(RepoPaths.Config, "features.sim.json"),
+            "--AdCtr:Model:Bits=18",
+            "--Logging:LogLevel:Default=Warning",
+            .. settings,
+        ];
+        var app = AdCtrServer.Build(args, services =>
+        {
+            services.RemoveAll<TimeProvider>();
+            services.AddSingleton<TimeProvider>(clock);
+        });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var client = new HttpClient { BaseAddress = new Uri(address) };
+        return new LoopbackServer(app, client, clock);
+    }
+
+    public Task<HttpResponseMessage> PostJsonAsync(string path, string json) =>
+        Client.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
+
+    public Task<HttpResponseMessage> PostNdjsonAsync(string path, string ndjson) =>
+        Client.PostAsync(path, new StringContent(ndjson, Encoding.UTF8, new MediaTypeHeaderValue("application/x-ndjson")));
+
+    public async Task<JsonElement> PredictAsync(string json)
+    {
+        using var response = await PostJsonAsync("/v1/predict", json);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, text);
+        return JsonDocument.Parse(text).RootElement;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+/// <summary>A clock the test moves by hand (no timers fire on their own).</summary>
+internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
+{
+    private long _ticks = start.UtcTicks;
+
+    public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
+
+    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
+}
+
+internal static class RepoPaths
+{
+    public static string Config
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "AdCtr.sln")))
+                {
+                    return Path.Combine(dir.FullName, "config");
+                }
+            }
+
+            throw new InvalidOperationException("AdCtr.sln not found above " + AppContext.BaseDirectory);
+        }
+    }
+}
