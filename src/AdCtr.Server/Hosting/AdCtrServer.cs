@@ -84,7 +84,7 @@ public static partial class AdCtrServer
         services.AddSingleton<ServerMetrics>();
         services.AddSingleton<ServerReadiness>();
         services.AddSingleton(sp => new ExampleIngestor(sp.GetRequiredService<CtrEngine>(), sp.GetService<IExampleSink>()));
-        services.AddSingleton(_ => new PrometheusExporter(new PrometheusExporterOptions()));
+        services.AddSingleton(sp => new PrometheusExporter(new PrometheusExporterOptions { Scope = sp.GetRequiredService<IMeterFactory>() }));
         services.AddHostedService<EngineLifetime>();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AdCtrJsonContext.Default));
         services.AddProblemDetails();

@@ -51,11 +51,14 @@ public sealed class PrometheusExporter : IDisposable
     private readonly Lock _collectLock = new();
     private long _generation;
 
+    private readonly object? _scope;
+
     public PrometheusExporter(PrometheusExporterOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxSeriesPerInstrument, 1);
         _prefixes = [.. options.MeterPrefixes];
+        _scope = options.Scope;
         _includeRuntime = options.IncludeRuntimeMeter;
         _maxSeries = options.MaxSeriesPerInstrument;
         _listener = new MeterListener
@@ -117,6 +120,11 @@ public sealed class PrometheusExporter : IDisposable
         if (_includeRuntime && meter.Name == RuntimeMeterName)
         {
             return true;
+        }
+
+        if (_scope is not null && !ReferenceEquals(meter.Scope, _scope))
+        {
+            return false;
         }
 
         foreach (var prefix in _prefixes)

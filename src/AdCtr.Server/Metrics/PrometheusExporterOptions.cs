@@ -6,6 +6,13 @@ public sealed class PrometheusExporterOptions
     /// <summary>Instruments of meters whose name starts with one of these (ordinal) are exported. Default <c>AdCtr</c>.</summary>
     public IReadOnlyList<string> MeterPrefixes { get; set; } = ["AdCtr"];
 
+    /// <summary>
+    /// When set, only meters whose <see cref="System.Diagnostics.Metrics.Meter.Scope"/> is this object are exported
+    /// (the server passes its own <see cref="System.Diagnostics.Metrics.IMeterFactory"/>, so two servers in one process
+    /// never export each other's instruments). The runtime meter is process-wide and always matches.
+    /// </summary>
+    public object? Scope { get; set; }
+
     /// <summary>Also export the runtime's built-in <c>System.Runtime</c> meter (GC, JIT, thread pool, CPU, working set). Default true.</summary>
     public bool IncludeRuntimeMeter { get; set; } = true;
 
