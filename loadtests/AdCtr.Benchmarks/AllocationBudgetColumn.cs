@@ -73,8 +73,18 @@ public sealed class AllocationBudgetColumn : IColumn
             return "not measured (no MemoryDiagnoser)";
         }
 
-        return bytes <= BudgetBytes * gc.TotalOperations
+        var budget = report.BenchmarkCase.Descriptor.WorkloadMethod.GetCustomAttributes(typeof(AllocationBudgetAttribute), false) is [AllocationBudgetAttribute declared]
+            ? declared.BytesPerOperation
+            : BudgetBytes;
+        return bytes <= budget * gc.TotalOperations
             ? "ok"
             : FormattableString.Invariant($"OVER ({(double)bytes / gc.TotalOperations:G3} B/op)");
     }
+}
+
+/// <summary>A benchmark whose allocation is by design (say why where it is used); the default budget is 0 bytes.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class AllocationBudgetAttribute(long bytesPerOperation) : Attribute
+{
+    public long BytesPerOperation { get; } = bytesPerOperation;
 }

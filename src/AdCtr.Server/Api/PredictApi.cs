@@ -49,7 +49,11 @@ internal static class PredictApi
             var response = context.Response;
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = "application/json";
-            WriteResponse(engine, scratch, response.BodyWriter);
+            using (var writer = new Utf8JsonWriter(response.BodyWriter, WriterOptions))
+            {
+                WriteResponse(engine, scratch, writer);
+            }
+
             metrics.PredictionsServed(request.CandidateCount);
         }
         finally
@@ -85,10 +89,9 @@ internal static class PredictApi
         }
     }
 
-    private static void WriteResponse(CtrEngine engine, CtrEngine.Scratch scratch, System.IO.Pipelines.PipeWriter output)
+    internal static void WriteResponse(CtrEngine engine, CtrEngine.Scratch scratch, Utf8JsonWriter w)
     {
         var request = scratch.Request;
-        using var w = new Utf8JsonWriter(output, WriterOptions);
         w.WriteStartObject();
         if (request.RequestId.IsMissing)
         {

@@ -76,7 +76,7 @@ internal sealed class PredictRequestParser(FieldNameTable names, int maxCandidat
                 }
 
                 request.ContextStart = request.EntryCount;
-                var e = ReadFields(ref json, request, "context");
+                var e = ReadFields(ref json, request, -1);
                 if (e is not null)
                 {
                     return e;
@@ -177,7 +177,7 @@ internal sealed class PredictRequestParser(FieldNameTable names, int maxCandidat
                     }
 
                     c.FeatureStart = request.EntryCount;
-                    var e = ReadFields(ref json, request, "candidates[" + index + "].features");
+                    var e = ReadFields(ref json, request, index);
                     if (e is not null)
                     {
                         return e;
@@ -227,7 +227,7 @@ internal sealed class PredictRequestParser(FieldNameTable names, int maxCandidat
         return null;
     }
 
-    private string? ReadFields(ref Utf8JsonReader json, PredictRequest request, string where)
+    private string? ReadFields(ref Utf8JsonReader json, PredictRequest request, int candidate)
     {
         var count = 0;
         Span<byte> nameBuffer = stackalloc byte[256];
@@ -235,7 +235,7 @@ internal sealed class PredictRequestParser(FieldNameTable names, int maxCandidat
         {
             if (++count > maxFields)
             {
-                return where + " has more than " + maxFields + " fields";
+                return Where(candidate) + " has more than " + maxFields + " fields";
             }
 
             int field;
@@ -262,7 +262,7 @@ internal sealed class PredictRequestParser(FieldNameTable names, int maxCandidat
                 case JsonTokenType.String:
                     if (json.ValueSpan.Length > maxValueBytes)
                     {
-                        return where + " has a value longer than " + maxValueBytes + " bytes";
+                        return Where(candidate) + " has a value longer than " + maxValueBytes + " bytes";
                     }
 
                     if (field >= 0)
@@ -283,7 +283,7 @@ internal sealed class PredictRequestParser(FieldNameTable names, int maxCandidat
                 case JsonTokenType.Null:
                     break;
                 default:
-                    return where + " values must be strings, numbers or booleans";
+                    return Where(candidate) + " values must be strings, numbers or booleans";
             }
 
             if (field < 0)
@@ -294,4 +294,7 @@ internal sealed class PredictRequestParser(FieldNameTable names, int maxCandidat
 
         return null;
     }
+
+    /// <summary>Where a field object sits, for error messages (built only on error).</summary>
+    private static string Where(int candidate) => candidate < 0 ? "context" : "candidates[" + candidate + "].features";
 }
