@@ -112,18 +112,18 @@ public sealed class GlmixModel
     /// <summary>Learns one example; returns the raw probability predicted before the update.</summary>
     public double Learn(EncodedExample x, float label, float weight = 1f)
     {
-        SparseFtrlModel? campaign = null;
-        if (x.HasCampaign)
-        {
-            ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_campaigns, x.CampaignKey, out _);
-            slot ??= new SparseFtrlModel(CampaignParameters, admissionProbability: CampaignAdmission, seed: x.CampaignKey);
-            campaign = slot;
-        }
-
-        return Glmix.Learn(Global, campaign, x, label, weight);
+        return Glmix.Learn(Global, x.HasCampaign ? CampaignFor(x.CampaignKey) : null, x, label, weight);
     }
 
     public SparseFtrlModel? CampaignOf(ulong key) => _campaigns.GetValueOrDefault(key);
+
+    /// <summary>The model of a campaign, created (empty) on first use.</summary>
+    public SparseFtrlModel CampaignFor(ulong key)
+    {
+        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_campaigns, key, out _);
+        slot ??= new SparseFtrlModel(CampaignParameters, admissionProbability: CampaignAdmission, seed: key);
+        return slot;
+    }
 
     /// <summary>Adds a campaign model (snapshot loading).</summary>
     public void SetCampaign(ulong key, SparseFtrlModel model) => _campaigns[key] = model;

@@ -37,11 +37,13 @@ public static class EvalCommand
         var strict = new Option<bool>("--strict") { Description = "A malformed line is an error (exit 1) instead of being counted and skipped" };
         var alpha = new Option<double>("--alpha") { Description = "FTRL alpha of the global model", DefaultValueFactory = _ => 0.1 };
         var l1 = new Option<double>("--l1") { Description = "FTRL L1 of the global model", DefaultValueFactory = _ => 1.0 };
+        var threads = new Option<int>("--threads") { Description = "1, or 2 to read and encode on a second thread (online model)", DefaultValueFactory = _ => 1 };
+        threads.AcceptOnlyFromAmong("1", "2");
         var l2 = new Option<double>("--l2") { Description = "L2 of the global model (FTRL) and of the batch model", DefaultValueFactory = _ => 1.0 };
 
         var command = new Command("eval", "Evaluate the online (FTRL-Proximal) or batch (L-BFGS) learner on a log")
         {
-            data, format, spec, bits, model, holdout, json, strict, alpha, l1, l2,
+            data, format, spec, bits, model, holdout, json, strict, alpha, l1, l2, threads,
         };
         command.SetAction(r => Execute(
             r.GetRequiredValue(data),
@@ -53,12 +55,13 @@ public static class EvalCommand
             r.GetValue(json),
             r.GetValue(strict),
             new FtrlParameters(r.GetValue(alpha), 1.0, r.GetValue(l1), r.GetValue(l2)),
+            r.GetValue(threads),
             r.InvocationConfiguration.Output,
             r.InvocationConfiguration.Error));
         return command;
     }
 
-    public static int Execute(string data, string formatName, string? specPath, int? bits, EvalModel model, double holdout, bool json, bool strict, FtrlParameters global, TextWriter stdout, TextWriter stderr)
+    public static int Execute(string data, string formatName, string? specPath, int? bits, EvalModel model, double holdout, bool json, bool strict, FtrlParameters global, int threads, TextWriter stdout, TextWriter stderr)
     {
         SpecResolver.TryParseFormat(formatName, out var format);
         FeatureSpec spec;
@@ -79,7 +82,7 @@ public static class EvalCommand
             return Program.UsageError;
         }
 
-        var settings = new EvalSettings { Spec = spec, Model = model, Holdout = holdout, Strict = strict, Global = global, BatchL2 = global.L2 };
+        var settings = new EvalSettings { Spec = spec, Model = model, Holdout = holdout, Strict = strict, Global = global, BatchL2 = global.L2, Threads = threads };
         var showProgress = !json && !Console.IsErrorRedirected;
         EvalResult result;
         try

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using AdCtr.Learning.Batch;
 using AdCtr.Learning.Evaluation;
 using AdCtr.Learning.Features;
@@ -25,6 +26,9 @@ public sealed class EvalSettings
     public FtrlParameters Campaign { get; init; } = FtrlParameters.CampaignDefault;
     public double BatchL2 { get; init; } = 1.0;
     public int BatchMaxIterations { get; init; } = 100;
+
+    /// <summary>1: read, encode and learn on one thread; 2: read and encode on a second thread (online only).</summary>
+    public int Threads { get; init; } = 1;
 }
 
 public sealed record EvalResult(long Examples, double Seconds, BinaryMetrics? Progressive, BinaryMetrics Holdout, long HoldoutExamples, long MalformedLines, IReadOnlyList<MalformedLine> FirstMalformed);
@@ -62,7 +66,7 @@ public static class OfflineEvaluator
             var options = new ReaderOptions { Strict = settings.Strict };
             var stopwatch = Stopwatch.StartNew();
             var result = settings.Model == EvalModel.Online
-                ? RunOnline(path, format, settings, options, firstHoldoutLine, progress, ct)
+                ? (settings.Threads > 1 ? RunOnlinePipelined : (Func<string, LogFormat, EvalSettings, ReaderOptions, long, Action<long>?, CancellationToken, EvalResult>)RunOnline)(path, format, settings, options, firstHoldoutLine, progress, ct)
                 : RunBatch(path, format, settings, options, firstHoldoutLine, progress, ct);
             return result with { Seconds = stopwatch.Elapsed.TotalSeconds };
         }
@@ -105,6 +109,106 @@ public static class OfflineEvaluator
         }
 
         return new EvalResult(examples, 0, progressive.Compute(), holdout.Compute(), holdout.Count, reader.Statistics.MalformedLines, reader.Statistics.FirstMalformed);
+    }
+
+    private static EvalResult RunOnlinePipelined(string path, LogFormat format, EvalSettings s, ReaderOptions options, long firstHoldoutLine, Action<long>? progress, CancellationToken ct)
+    {
+        var spec = s.Spec;
+        using var reader = ExampleReaders.OpenFile(path, format, spec, options);
+        var model = new GlmixModel(spec.Bits, s.Global, s.Campaign);
+        var progressive = new MetricsAccumulator();
+        var holdout = new MetricsAccumulator();
+
+        // Reading + encoding on one thread, learning on this one: a bounded hand-off of reusable chunks keeps
+        // both cores busy and memory constant.
+        var full = Channel.CreateBounded<EncodedChunk>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
+        var free = Channel.CreateUnbounded<EncodedChunk>();
+        for (var i = 0; i < 6; i++)
+        {
+            free.Writer.TryWrite(new EncodedChunk());
+        }
+
+        var producer = Task.Run(() => Produce(reader, spec, full.Writer, free.Reader, ct), ct);
+        long examples = 0;
+        try
+        {
+            while (full.Reader.WaitToReadAsync(ct).AsTask().GetAwaiter().GetResult())
+            {
+                while (full.Reader.TryRead(out var chunk))
+                {
+                    for (var i = 0; i < chunk.Count; i++)
+                    {
+                        var campaign = chunk.HasCampaign[i] ? model.CampaignFor(chunk.CampaignKeys[i]) : null;
+                        var label = chunk.Labels[i];
+                        var weight = chunk.Weights[i];
+                        var p = GlmixSpans.Learn(model.Global, campaign, chunk.GlobalIndices(i), chunk.GlobalValues(i), chunk.CampaignIndices(i), chunk.CampaignValues(i), label, weight);
+                        var y = label > 0 ? 1 : 0;
+                        progressive.Add(p, y, weight);
+                        if (chunk.Lines[i] >= firstHoldoutLine)
+                        {
+                            holdout.Add(p, y, weight);
+                        }
+                    }
+
+                    examples += chunk.Count;
+                    progress?.Invoke(examples);
+                    chunk.Clear();
+                    free.Writer.TryWrite(chunk);
+                }
+            }
+        }
+        finally
+        {
+            free.Writer.TryComplete();
+            producer.GetAwaiter().GetResult();
+        }
+
+        return new EvalResult(examples, 0, progressive.Compute(), holdout.Compute(), holdout.Count, reader.Statistics.MalformedLines, reader.Statistics.FirstMalformed);
+    }
+
+    private static void Produce(IExampleReader reader, FeatureSpec spec, ChannelWriter<EncodedChunk> full, ChannelReader<EncodedChunk> free, CancellationToken ct)
+    {
+        var encoder = new FeatureEncoder(spec);
+        var row = new RawRow(spec.Fields.Length);
+        var x = new EncodedExample();
+        Exception? error = null;
+        try
+        {
+            EncodedChunk? chunk = null;
+            while (reader.TryRead(row))
+            {
+                if (chunk is null)
+                {
+                    free.WaitToReadAsync(ct).AsTask().GetAwaiter().GetResult();
+                    free.TryRead(out chunk);
+                    if (chunk is null)
+                    {
+                        return;
+                    }
+                }
+
+                encoder.Encode(row, x);
+                chunk.Add(x, row.Label, row.Weight, reader.LineNumber);
+                if (chunk.IsFull)
+                {
+                    full.WriteAsync(chunk, ct).AsTask().GetAwaiter().GetResult();
+                    chunk = null;
+                }
+            }
+
+            if (chunk is { Count: > 0 })
+            {
+                full.WriteAsync(chunk, ct).AsTask().GetAwaiter().GetResult();
+            }
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+        finally
+        {
+            full.TryComplete(error);
+        }
     }
 
     private static EvalResult RunBatch(string path, LogFormat format, EvalSettings s, ReaderOptions options, long firstHoldoutLine, Action<long>? progress, CancellationToken ct)
