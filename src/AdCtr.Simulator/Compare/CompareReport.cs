@@ -90,7 +90,7 @@ public static class CompareReport
         sb.AppendLine();
         sb.AppendLine("## Totals").AppendLine();
         sb.Append(TotalsTable(result)).AppendLine();
-        sb.AppendLine("NE = log loss / entropy of the window's CTR (He et al. 2014); calibration = sum of predictions / clicks." +
+        sb.AppendLine("NE = log loss / entropy of the CTR of the scored set (He et al. 2014); calibration = sum of predictions / clicks." +
             (result.HasTruth ? " MAE and RMSE are between the prediction and the true click probability; log loss - oracle is the excess over predicting the truth (an estimate of the mean KL divergence)." : string.Empty) +
             " Train s = time in batch training; total s = scoring + online learning + training.");
         sb.AppendLine();
