@@ -21,6 +21,7 @@ public static class Program
         var root = new RootCommand("adctr-sim: a synthetic ad world with known click probabilities, and experiments on it");
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(CompareCommand.Create());
         return root;
     }
 

@@ -1,0 +1,104 @@
+using System.Globalization;
+
+namespace AdCtr.Simulator.Compare;
+
+/// <summary>The kinds of model maintenance compared by <c>adctr-sim compare</c>.</summary>
+public enum StrategyKind
+{
+    /// <summary>FTRL-Proximal GLMix model learning every example as it arrives.</summary>
+    Online,
+
+    /// <summary>L-BFGS retrained from scratch every T hours on the last W hours, frozen in between.</summary>
+    Batch,
+
+    /// <summary>
+    /// The same retrains, warm-started from the current model, plus an online FTRL-Proximal correction learned
+    /// on top of the frozen batch logit between retrains.
+    /// </summary>
+    BatchOnline,
+
+    /// <summary>L-BFGS trained once on the first W hours, never updated.</summary>
+    Frozen,
+}
+
+/// <summary>One strategy of the comparison: <c>online</c>, <c>batch:T</c>, <c>batch:T+online</c> or <c>frozen</c>.</summary>
+/// <param name="Name">The canonical name, as written in reports.</param>
+/// <param name="Kind">What the strategy does.</param>
+/// <param name="RetrainHours">T for the batch kinds (hours between retrains); 0 otherwise.</param>
+public readonly record struct StrategySpec(string Name, StrategyKind Kind, double RetrainHours)
+{
+    /// <summary>The default list of <c>--strategies</c>.</summary>
+    public const string DefaultList = "online,batch:24,batch:24+online,frozen";
+
+    /// <summary>Parses one strategy name; false (with a one-line reason) when it is not one of the four forms.</summary>
+    public static bool TryParse(string text, out StrategySpec spec, out string error)
+    {
+        spec = default;
+        error = string.Empty;
+        var s = text.Trim();
+        switch (s)
+        {
+            case "online":
+                spec = new StrategySpec("online", StrategyKind.Online, 0);
+                return true;
+            case "frozen":
+                spec = new StrategySpec("frozen", StrategyKind.Frozen, 0);
+                return true;
+        }
+
+        if (s.StartsWith("batch:", StringComparison.Ordinal))
+        {
+            var rest = s["batch:".Length..];
+            var online = rest.EndsWith("+online", StringComparison.Ordinal);
+            if (online)
+            {
+                rest = rest[..^"+online".Length];
+            }
+
+            if (double.TryParse(rest, NumberStyles.Float, CultureInfo.InvariantCulture, out var hours) && hours > 0 && double.IsFinite(hours))
+            {
+                var t = hours.ToString("0.###", CultureInfo.InvariantCulture);
+                spec = online
+                    ? new StrategySpec("batch:" + t + "+online", StrategyKind.BatchOnline, hours)
+                    : new StrategySpec("batch:" + t, StrategyKind.Batch, hours);
+                return true;
+            }
+
+            error = "strategy '" + s + "': T must be a positive number of hours (batch:T or batch:T+online)";
+            return false;
+        }
+
+        error = "unknown strategy '" + s + "' (expected online, batch:T, batch:T+online or frozen)";
+        return false;
+    }
+
+    /// <summary>Parses a comma-separated list; rejects empty lists and duplicates.</summary>
+    public static bool TryParseList(string text, out StrategySpec[] specs, out string error)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        specs = new StrategySpec[parts.Length];
+        error = string.Empty;
+        if (parts.Length == 0)
+        {
+            error = "--strategies names no strategy";
+            return false;
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < parts.Length; i++)
+        {
+            if (!TryParse(parts[i], out specs[i], out error))
+            {
+                return false;
+            }
+
+            if (!names.Add(specs[i].Name))
+            {
+                error = "strategy '" + specs[i].Name + "' is listed twice";
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
