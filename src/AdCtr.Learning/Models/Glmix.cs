@@ -12,9 +12,6 @@ namespace AdCtr.Learning.Models;
 /// </summary>
 public static class Glmix
 {
-    /// <summary>Largest number of active features handled on the stack; more use a pooled array.</summary>
-    private const int StackLimit = 512;
-
     /// <summary>Logistic function, clamped so that exp never overflows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double Sigmoid(double logit)
@@ -41,36 +38,8 @@ public static class Glmix
     /// weight <paramref name="weight"/>. Returns the raw probability predicted before the update (the
     /// progressive-validation prediction, Blum, Kalai and Langford 1999).
     /// </summary>
-    public static double Learn(IFtrlModel global, IFtrlModel? campaign, EncodedExample x, float label, float weight)
-    {
-        var gi = x.Global.Indices;
-        var ci = campaign is null ? default : x.Campaign.Indices;
-        var total = gi.Length + ci.Length;
-        float[]? rented = null;
-        var buffer = total <= StackLimit
-            ? stackalloc float[StackLimit]
-            : (rented = ArrayPool<float>.Shared.Rent(total));
-        var gw = buffer.Slice(0, gi.Length);
-        var cw = buffer.Slice(gi.Length, ci.Length);
-
-        var logit = global.Dot(gi, x.Global.Values, gw);
-        if (campaign is not null)
-        {
-            logit += campaign.Dot(ci, x.Campaign.Values, cw);
-        }
-
-        var p = Sigmoid(logit);
-        var g = (float)((p - label) * weight);
-        global.Update(gi, x.Global.Values, gw, g);
-        campaign?.Update(ci, x.Campaign.Values, cw, g);
-
-        if (rented is not null)
-        {
-            ArrayPool<float>.Shared.Return(rented);
-        }
-
-        return p;
-    }
+    public static double Learn(IFtrlModel global, IFtrlModel? campaign, EncodedExample x, float label, float weight) =>
+        GlmixSpans.Learn(global, campaign, x.Global.Indices, x.Global.Values, x.Campaign.Indices, x.Campaign.Values, label, weight);
 }
 
 /// <summary>
