@@ -74,9 +74,16 @@ internal sealed partial class DurabilityService : IHostedService, IAsyncDisposab
             Log.TailTruncated(_logger, log.Recovery.ActiveSegmentPath, log.Recovery.TruncatedAt.Value, log.Recovery.TruncatedBytes, log.Recovery.Damage.ToString());
         }
 
-        using (var pause = await _gate.QuiesceAsync(cancellationToken).ConfigureAwait(false))
+        try
         {
+            using var pause = await _gate.QuiesceAsync(cancellationToken).ConfigureAwait(false);
             LastRecovery = await RecoverAsync(log, log.Recovery.TruncatedBytes, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Start-up fails (the host stops): release the log directory so that a fixed configuration can retry.
+            await DisposeAsync().ConfigureAwait(false);
+            throw;
         }
 
         var r = LastRecovery;
