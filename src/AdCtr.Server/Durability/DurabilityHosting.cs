@@ -53,7 +53,9 @@ internal static partial class DurabilityHosting
                     sp.GetRequiredService<IOptions<JoinerOptions>>().Value,
                     sp.GetRequiredService<IOptions<ModelOptions>>().Value.NegativeDownsampling,
                     sp.GetRequiredService<TimeProvider>(),
-                    sp.GetRequiredService<JoinerMetrics>());
+                    sp.GetRequiredService<JoinerMetrics>(),
+                    startTimer: true,
+                    sp.GetRequiredService<ILogger<ImpressionJoiner>>());
                 engine.ServedSink = created;
                 return created;
             });

@@ -74,7 +74,7 @@ public sealed record JoinerStatistics(
 /// order; entries leave only from the queue front (expiry or early eviction), so both stay in step. Pending
 /// entries live in memory: after a restart, events for earlier predictions count as unknown.</para>
 /// </remarks>
-internal sealed class ImpressionJoiner : IServedPredictionSink, IAsyncDisposable
+internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDisposable
 {
     private const int ShardCount = 16;
     private const int MaxCachedCampaignNames = 100_000;
@@ -97,6 +97,7 @@ internal sealed class ImpressionJoiner : IServedPredictionSink, IAsyncDisposable
     private readonly SemaphoreSlim _sweeping = new(1, 1);
     private readonly long[] _outcomes = new long[7];
     private readonly ITimer? _timer;
+    private readonly ILogger? _logger;
     private long _served;
     private long _positives;
     private long _negatives;
@@ -105,7 +106,7 @@ internal sealed class ImpressionJoiner : IServedPredictionSink, IAsyncDisposable
     private long _expiredEarly;
     private long _expiredUnimpressed;
 
-    public ImpressionJoiner(CtrEngine engine, ExampleIngestor ingestor, JoinerOptions options, double negativeRate, TimeProvider time, JoinerMetrics? metrics = null, bool startTimer = true)
+    public ImpressionJoiner(CtrEngine engine, ExampleIngestor ingestor, JoinerOptions options, double negativeRate, TimeProvider time, JoinerMetrics? metrics = null, bool startTimer = true, ILogger? logger = null)
     {
         if (!(negativeRate > 0 && negativeRate <= 1))
         {
@@ -116,6 +117,7 @@ internal sealed class ImpressionJoiner : IServedPredictionSink, IAsyncDisposable
         _ingestor = ingestor;
         _time = time;
         _metrics = metrics;
+        _logger = logger;
         _fakeNegative = options.IsFakeNegative;
         _windowMs = Math.Max(1, (long)options.AttributionWindow.TotalMilliseconds);
         _maxPerShard = Math.Max(1, options.MaxPending / ShardCount);
@@ -448,8 +450,18 @@ internal sealed class ImpressionJoiner : IServedPredictionSink, IAsyncDisposable
         {
             // A failed sweep (e.g. the log faulted or the server is stopping) leaves nothing pending lost except
             // the negatives of that sweep; it is counted and the next tick tries again.
-            _metrics?.SweepFailed(e);
+            _metrics?.SweepFailed();
+            if (_logger is not null)
+            {
+                Log.SweepFailed(_logger, e);
+            }
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4201, Level = LogLevel.Error, Message = "Joiner expiry sweep failed; its negatives were not learned")]
+        public static partial void SweepFailed(ILogger logger, Exception exception);
     }
 
     private sealed class Shard

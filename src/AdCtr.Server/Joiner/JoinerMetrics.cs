@@ -54,9 +54,5 @@ internal sealed class JoinerMetrics
 
     public void Downsampled() => _downsampled.Add(1);
 
-    public void SweepFailed(Exception e)
-    {
-        _ = e;
-        _sweepFailures.Add(1);
-    }
+    public void SweepFailed() => _sweepFailures.Add(1);
 }
