@@ -113,6 +113,14 @@ public sealed class DenseFtrlModel : IFtrlModel
         return n != 0f || z != 0f;
     }
 
+    /// <summary>Sets the (z, n) state of one coordinate (batch warm starts, snapshot tools).</summary>
+    public void SetState(int index, float z, float n)
+    {
+        var i = (index & _mask) << 1;
+        _zn[i] = z;
+        _zn[i + 1] = n;
+    }
+
     /// <summary>Copies the state of <paramref name="other"/> (same bits) into this model.</summary>
     public void CopyFrom(DenseFtrlModel other)
     {

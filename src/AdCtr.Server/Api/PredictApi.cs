@@ -85,7 +85,7 @@ internal static class PredictApi
             var raw = engine.PredictRaw(x);
             scratch.Ctr[i] = engine.Calibrate(raw);
             engine.WriteImpressionId(scratch.ImpressionIds.AsSpan(i * 17, 17));
-            engine.OnServed(scratch.ImpressionIds.AsSpan(i * 17, 17), x, raw);
+            engine.OnServed(scratch.ImpressionIds.AsSpan(i * 17, 17), row, x, raw);
         }
     }
 

@@ -83,8 +83,9 @@ public static partial class AdCtrServer
         });
         services.AddSingleton<ServerMetrics>();
         services.AddSingleton<ServerReadiness>();
-        services.AddSingleton(sp => new ExampleIngestor(sp.GetRequiredService<CtrEngine>(), sp.GetService<IExampleSink>()));
+        services.AddSingleton(sp => new ExampleIngestor(sp.GetRequiredService<CtrEngine>(), sp.GetService<IExampleSink>(), sp.GetService<AdCtr.Server.Durability.IngestionGate>()));
         services.AddSingleton(sp => new PrometheusExporter(new PrometheusExporterOptions { Scope = sp.GetRequiredService<IMeterFactory>() }));
+        AdCtr.Server.Durability.DurabilityHosting.AddAdCtrJoinerAndDurability(builder); // before EngineLifetime: recovery runs first
         services.AddHostedService<EngineLifetime>();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AdCtrJsonContext.Default));
         services.AddProblemDetails();
@@ -124,6 +125,7 @@ public static partial class AdCtrServer
         app.MapPredictApi();
         app.MapExamplesApi();
         app.MapCampaignsApi();
+        AdCtr.Server.Durability.DurabilityHosting.MapAdCtrJoinerAndDurability(app);
         app.MapHealthAndMetrics();
         app.MapOpenApi();
         LogOptions(app);

@@ -1,3 +1,4 @@
+using AdCtr.Server.Durability;
 using AdCtr.Server.Model;
 
 namespace AdCtr.Server.Hosting;
@@ -5,23 +6,27 @@ namespace AdCtr.Server.Hosting;
 /// <summary>
 /// The one path by which labeled examples reach the model, from <c>/v1/examples</c> and from the joiner:
 /// appended to the example log first (when durability is on), then learned. An example is acknowledged only
-/// after both.
+/// after both. Both steps run inside the <see cref="IngestionGate"/>, so a snapshot that quiesces the gate sees
+/// a model holding exactly the examples the log holds.
 /// </summary>
-internal sealed class ExampleIngestor(CtrEngine engine, IExampleSink? log = null)
+internal sealed class ExampleIngestor(CtrEngine engine, IExampleSink? log = null, IngestionGate? gate = null)
 {
-    public async ValueTask IngestAsync(ExampleBatch batch, IReadOnlyDictionary<ulong, string> campaignIds, IReadOnlyList<ReadOnlyMemory<byte>> lines, CancellationToken ct)
+    /// <param name="records">One log record per example of <paramref name="batch"/>: the raw NDJSON line of
+    /// <c>/v1/examples</c>, or a <see cref="Joiner.JoinedExampleRecord"/> for a joined example.</param>
+    public async ValueTask IngestAsync(ExampleBatch batch, IReadOnlyDictionary<ulong, string> campaignIds, IReadOnlyList<ReadOnlyMemory<byte>> records, CancellationToken ct)
     {
+        using var entry = gate is null ? default : await gate.EnterAsync(ct).ConfigureAwait(false);
         if (log is not null)
         {
-            await log.AppendAsync(lines, ct).ConfigureAwait(false);
+            await log.AppendAsync(records, ct).ConfigureAwait(false);
         }
 
         await engine.LearnAsync(batch, campaignIds).ConfigureAwait(false);
     }
 }
 
-/// <summary>Durable storage of accepted example lines (the example log).</summary>
+/// <summary>Durable storage of accepted example records (the example log).</summary>
 internal interface IExampleSink
 {
-    ValueTask AppendAsync(IReadOnlyList<ReadOnlyMemory<byte>> lines, CancellationToken ct);
+    ValueTask AppendAsync(IReadOnlyList<ReadOnlyMemory<byte>> records, CancellationToken ct);
 }

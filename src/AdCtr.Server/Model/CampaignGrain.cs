@@ -39,6 +39,13 @@ internal sealed class CampaignGrain(CtrEngine engine) : Grain<CampaignState>
     /// <summary>A copy of the statistics (read path).</summary>
     public ProgressiveStats Statistics => State.Stats.Clone();
 
+    /// <summary>Write turn: replaces the model and statistics (reload from a snapshot).</summary>
+    public void Restore(SparseFtrlModel model, ProgressiveStats stats)
+    {
+        State.Model = model;
+        State.Stats = stats;
+    }
+
     /// <summary>Write turn: learns the examples of this campaign in <paramref name="work"/>.</summary>
     public void Learn(CampaignWork work)
     {

@@ -121,11 +121,108 @@ internal sealed class CtrEngine : IAsyncDisposable
     /// <summary>Receives every served prediction (the impression joiner), or null.</summary>
     public IServedPredictionSink? ServedSink { get; set; }
 
-    /// <summary>Hands a served prediction to the joiner, if any.</summary>
-    public void OnServed(ReadOnlySpan<byte> impressionId, EncodedExample x, double raw) => ServedSink?.Served(impressionId, x, raw);
+    /// <summary>Hands a served prediction (its raw row, for the campaign id, and its encoding) to the joiner, if any.</summary>
+    public void OnServed(ReadOnlySpan<byte> impressionId, RawRow row, EncodedExample x, double raw) => ServedSink?.Served(impressionId, row, x, raw);
 
-    /// <summary>Calibrated probability from a raw one.</summary>
-    public double Calibrate(double raw) => Calibration.Current.Calibrate(raw);
+    /// <summary>
+    /// Fraction r of negatives kept when the joiner downsamples negatives without importance weights; 1 = no
+    /// correction. Predictions are then corrected with q = p / (p + (1 - p) / r) (He et al. 2014, section 6.2).
+    /// </summary>
+    public double NegativeSamplingCorrection { get; set; } = 1.0;
+
+    /// <summary>Calibrated probability from a raw one (and the downsampling correction, when configured).</summary>
+    public double Calibrate(double raw)
+    {
+        var p = Calibration.Current.Calibrate(raw);
+        var r = NegativeSamplingCorrection;
+        return r < 1.0 ? p / (p + ((1 - p) / r)) : p;
+    }
+
+    /// <summary>Snapshot restore: the number of examples the restored model has learned.</summary>
+    public void SetExamplesLearned(long value) => Interlocked.Exchange(ref _examplesLearned, value);
+
+    /// <summary>Snapshot hook: a copy of the statistics of examples without a campaign.</summary>
+    public ProgressiveStats UncampaignedStatistics()
+    {
+        lock (_uncampaigned)
+        {
+            return _uncampaigned.Clone();
+        }
+    }
+
+    /// <summary>Snapshot restore: replaces the statistics of examples without a campaign.</summary>
+    public void RestoreUncampaigned(ProgressiveStats stats)
+    {
+        lock (_uncampaigned)
+        {
+            _uncampaigned.Examples = stats.Examples;
+            _uncampaigned.Weight = stats.Weight;
+            _uncampaigned.Clicks = stats.Clicks;
+            _uncampaigned.SumPredicted = stats.SumPredicted;
+            _uncampaigned.LogLossSum = stats.LogLossSum;
+            _uncampaigned.LastUpdateUnixMs = stats.LastUpdateUnixMs;
+        }
+    }
+
+    /// <summary>
+    /// Reads an impression id written by <see cref="WriteImpressionId"/> ("i" + 16 lowercase hex digits) into its
+    /// 64 bits; false for anything else.
+    /// </summary>
+    public static bool TryParseImpressionId(ReadOnlySpan<byte> id, out ulong bits)
+    {
+        bits = 0;
+        if (id.Length != 17 || id[0] != (byte)'i')
+        {
+            return false;
+        }
+
+        for (var i = 1; i < 17; i++)
+        {
+            var c = id[i];
+            int nibble = c is >= (byte)'0' and <= (byte)'9' ? c - '0' : c is >= (byte)'a' and <= (byte)'f' ? c - 'a' + 10 : -1;
+            if (nibble < 0)
+            {
+                return false;
+            }
+
+            bits = (bits << 4) | (uint)nibble;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// True when <paramref name="bits"/> (a parsed impression id) was issued by this process: the id is a
+    /// bijective mix (SplitMix64's finaliser) of a counter, so inverting it gives the counter back, which must lie
+    /// in 1..(ids issued so far). Lets the joiner tell "expired" from "never served" without remembering old ids.
+    /// </summary>
+    public bool WasIssued(ulong bits)
+    {
+        var z = bits;
+        z ^= (z >> 31) ^ (z >> 62);
+        z *= InverseMix2;
+        z ^= (z >> 27) ^ (z >> 54);
+        z *= InverseMix1;
+        z ^= (z >> 30) ^ (z >> 60);
+        var n = (z - 0x9E3779B97F4A7C15UL) ^ _impressionSalt;
+        return n >= 1 && n <= (ulong)Interlocked.Read(ref _impressionCounter);
+    }
+
+    /// <summary>Multiplicative inverses (mod 2^64) of SplitMix64's two odd multipliers.</summary>
+    private static readonly ulong InverseMix1 = ModInverse(0xBF58476D1CE4E5B9UL);
+    private static readonly ulong InverseMix2 = ModInverse(0x94D049BB133111EBUL);
+
+    private static ulong ModInverse(ulong a)
+    {
+        // Newton's iteration x <- x (2 - a x) doubles the correct low bits each step; x = a is right to 3 bits.
+        var x = a;
+        for (var i = 0; i < 6; i++)
+        {
+            x *= 2 - (a * x);
+        }
+
+        return x;
+    }
 
     /// <summary>Writes a fresh impression id ("i" + 16 hex digits) and returns its length.</summary>
     public int WriteImpressionId(Span<byte> destination)
@@ -308,7 +405,7 @@ internal sealed class CtrEngine : IAsyncDisposable
 /// <summary>Receives the encoded features of every prediction served (for joining with impressions and clicks).</summary>
 internal interface IServedPredictionSink
 {
-    void Served(ReadOnlySpan<byte> impressionId, EncodedExample x, double rawPrediction);
+    void Served(ReadOnlySpan<byte> impressionId, RawRow row, EncodedExample x, double rawPrediction);
 }
 
 /// <summary>What <c>GET /v1/campaigns/{id}</c> reports.</summary>

@@ -19,9 +19,12 @@ internal sealed class LoopbackServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private LoopbackServer(WebApplication app, HttpClient client, ManualClock clock)
+    private readonly string _dataDirectory;
+
+    private LoopbackServer(WebApplication app, HttpClient client, ManualClock clock, string dataDirectory)
     {
         _app = app;
+        _dataDirectory = dataDirectory;
         Client = client;
         Clock = clock;
     }
@@ -35,8 +38,10 @@ internal sealed class LoopbackServer : IAsyncDisposable
     public static async Task<LoopbackServer> StartAsync(params string[] settings)
     {
         var clock = new ManualClock(new DateTimeOffset(2026, 1, 5, 12, 0, 0, TimeSpan.Zero));
+        var data = Directory.CreateTempSubdirectory("adctr-api-").FullName;
         string[] args =
         [
+            "--AdCtr:Storage:Path=" + data,
             "--urls", "http://127.0.0.1:0",
             "--AdCtr:Model:SpecPath=" + Path.Combine(RepoPaths.Config, "features.sim.json"),
             "--AdCtr:Model:Bits=18",
@@ -51,7 +56,7 @@ internal sealed class LoopbackServer : IAsyncDisposable
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var client = new HttpClient { BaseAddress = new Uri(address) };
-        return new LoopbackServer(app, client, clock);
+        return new LoopbackServer(app, client, clock, data);
     }
 
     public Task<HttpResponseMessage> PostJsonAsync(string path, string json) =>
@@ -73,6 +78,7 @@ internal sealed class LoopbackServer : IAsyncDisposable
         Client.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        Directory.Delete(_dataDirectory, recursive: true);
     }
 }
 

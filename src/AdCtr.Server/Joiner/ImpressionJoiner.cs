@@ -1,0 +1,592 @@
+using System.Collections.Concurrent;
+using System.Text;
+using AdCtr.Learning.Features;
+using AdCtr.Server.Hosting;
+using AdCtr.Server.Model;
+
+namespace AdCtr.Server.Joiner;
+
+/// <summary>What became of one event.</summary>
+public enum EventOutcome
+{
+    /// <summary>Applied (an impression recorded, a click learned as a positive).</summary>
+    Accepted,
+
+    /// <summary>Same type and impression id as an event already applied: ignored (events are idempotent).</summary>
+    Duplicate,
+
+    /// <summary>A click for a served prediction whose impression event has not arrived: not learned.</summary>
+    ClickWithoutImpression,
+
+    /// <summary>A click after the attribution window (or after its impression was expired early for memory): not learned.</summary>
+    ClickAfterWindow,
+
+    /// <summary>An impression after the attribution window: not learned.</summary>
+    ImpressionAfterWindow,
+
+    /// <summary>An impression id this server process never served: not learned.</summary>
+    UnknownImpression,
+
+    /// <summary>A malformed line.</summary>
+    Invalid,
+}
+
+/// <summary>Event types of <c>/v1/events</c>.</summary>
+public enum EventType
+{
+    Impression,
+    Click,
+}
+
+/// <summary>One parsed event: <paramref name="IdBits"/> is the parsed impression id (0 with <paramref name="IdValid"/> false).</summary>
+internal readonly record struct JoinEvent(EventType Type, ulong IdBits, bool IdValid, long TimestampMs);
+
+/// <summary>Counters of the joiner since start.</summary>
+public sealed record JoinerStatistics(
+    long Pending,
+    long Served,
+    long Positives,
+    long Negatives,
+    long NegativesDownsampled,
+    long ExpiredInWindow,
+    long ExpiredEarly,
+    long ExpiredWithoutImpression,
+    IReadOnlyDictionary<EventOutcome, long> Events);
+
+/// <summary>
+/// The online joiner: remembers the encoded features of every served prediction, by impression id, for the
+/// attribution window, and turns impression and click events into labeled examples that go through the
+/// <see cref="ExampleIngestor"/> (log, then learn).
+/// </summary>
+/// <remarks>
+/// <para>Policy <c>wait</c>: a click within the window on an impressed prediction is learned at once as a positive;
+/// an impressed prediction whose window runs out unclicked is learned as a negative by the sweep.</para>
+/// <para>Policy <c>fake-negative</c> (Ktena et al., "Addressing Delayed Feedback for Continuous Training with Neural
+/// Networks in CTR prediction", RecSys 2019, fake negative weighted, FNW): every impression is learned at once as
+/// a negative, a later click again as a positive. With p the current model's prediction for the example, treated
+/// as a constant, the negative gets importance weight (1 - p)(1 + p) and the positive (1 + p), which makes the
+/// loss on the biased stream (every positive also appears as a negative) an unbiased estimate of the true one.</para>
+/// <para>Negative downsampling at rate r: a negative is kept when a uniform number derived from its impression id
+/// (deterministic, no shared random state) is below r, with weight 1/r (or weight 1 and the prediction correction,
+/// see <see cref="JoinerOptions.WeightNegatives"/>).</para>
+/// <para>Time is the injected <see cref="TimeProvider"/> (server clock); the window runs from serving. Memory is
+/// bounded by <see cref="JoinerOptions.MaxPending"/> over 16 shards, each a dictionary plus a queue in serving
+/// order; entries leave only from the queue front (expiry or early eviction), so both stay in step. Pending
+/// entries live in memory: after a restart, events for earlier predictions count as unknown.</para>
+/// </remarks>
+internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDisposable
+{
+    private const int ShardCount = 16;
+    private const int MaxCachedCampaignNames = 100_000;
+    private const int IngestChunk = 4096;
+
+    private readonly CtrEngine _engine;
+    private readonly ExampleIngestor _ingestor;
+    private readonly TimeProvider _time;
+    private readonly JoinerMetrics? _metrics;
+    private readonly bool _fakeNegative;
+    private readonly long _windowMs;
+    private readonly int _maxPerShard;
+    private readonly double _negativeRate;
+    private readonly bool _weightNegatives;
+    private readonly ulong _specFingerprint;
+    private readonly Shard[] _shards = new Shard[ShardCount];
+    private readonly ConcurrentQueue<Pending> _pool = new();
+    private readonly ConcurrentQueue<Pending> _evicted = new();
+    private readonly ConcurrentDictionary<ulong, string> _campaignNames = new();
+    private readonly SemaphoreSlim _sweeping = new(1, 1);
+    private readonly long[] _outcomes = new long[7];
+    private readonly ITimer? _timer;
+    private readonly ILogger? _logger;
+    private long _served;
+    private long _positives;
+    private long _negatives;
+    private long _downsampled;
+    private long _expiredInWindow;
+    private long _expiredEarly;
+    private long _expiredUnimpressed;
+
+    public ImpressionJoiner(CtrEngine engine, ExampleIngestor ingestor, JoinerOptions options, double negativeRate, TimeProvider time, JoinerMetrics? metrics = null, bool startTimer = true, ILogger? logger = null)
+    {
+        if (!(negativeRate > 0 && negativeRate <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(negativeRate), negativeRate, "the fraction of negatives kept must be in (0, 1]");
+        }
+
+        _engine = engine;
+        _ingestor = ingestor;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _fakeNegative = options.IsFakeNegative;
+        _windowMs = Math.Max(1, (long)options.AttributionWindow.TotalMilliseconds);
+        _maxPerShard = Math.Max(1, options.MaxPending / ShardCount);
+        _negativeRate = negativeRate;
+        _weightNegatives = options.WeightNegatives;
+        _specFingerprint = engine.Spec.Fingerprint();
+        for (var i = 0; i < ShardCount; i++)
+        {
+            _shards[i] = new Shard();
+        }
+
+        if (!_weightNegatives && negativeRate < 1)
+        {
+            engine.NegativeSamplingCorrection = negativeRate;
+        }
+
+        if (startTimer)
+        {
+            _timer = time.CreateTimer(static s => ((ImpressionJoiner)s!).OnTimer(), this, options.SweepInterval, options.SweepInterval);
+        }
+    }
+
+    /// <summary>Predictions remembered now.</summary>
+    public int PendingCount
+    {
+        get
+        {
+            var n = 0;
+            foreach (var shard in _shards)
+            {
+                lock (shard)
+                {
+                    n += shard.Map.Count;
+                }
+            }
+
+            return n;
+        }
+    }
+
+    public JoinerStatistics Statistics()
+    {
+        var events = new Dictionary<EventOutcome, long>();
+        for (var i = 0; i < _outcomes.Length; i++)
+        {
+            events[(EventOutcome)i] = Interlocked.Read(ref _outcomes[i]);
+        }
+
+        return new JoinerStatistics(
+            PendingCount,
+            Interlocked.Read(ref _served),
+            Interlocked.Read(ref _positives),
+            Interlocked.Read(ref _negatives),
+            Interlocked.Read(ref _downsampled),
+            Interlocked.Read(ref _expiredInWindow),
+            Interlocked.Read(ref _expiredEarly),
+            Interlocked.Read(ref _expiredUnimpressed),
+            events);
+    }
+
+    /// <summary>Remembers a served prediction (called on the predict path: no allocation once the pool is warm).</summary>
+    public void Served(ReadOnlySpan<byte> impressionId, RawRow row, EncodedExample x, double rawPrediction)
+    {
+        if (!CtrEngine.TryParseImpressionId(impressionId, out var bits))
+        {
+            return;
+        }
+
+        var entry = _pool.TryDequeue(out var pooled) ? pooled : new Pending();
+        entry.Fill(bits, _time.GetUtcNow().ToUnixTimeMilliseconds(), rawPrediction, x, x.HasCampaign ? CampaignName(x.CampaignKey, row) : null);
+        var shard = ShardOf(bits);
+        lock (shard)
+        {
+            // Bounded by the shard size: each pass removes one entry.
+            while (shard.Map.Count >= _maxPerShard && shard.Queue.TryDequeue(out var oldest))
+            {
+                shard.Map.Remove(oldest.Id);
+                Interlocked.Increment(ref _expiredEarly);
+                _metrics?.Expired(early: true);
+                Retire(oldest, deferred: true);
+            }
+
+            if (!shard.Map.TryAdd(bits, entry))
+            {
+                _pool.Enqueue(entry); // an id collision cannot happen (ids are a bijection of a counter)
+                return;
+            }
+
+            shard.Queue.Enqueue(entry);
+        }
+
+        Interlocked.Increment(ref _served);
+    }
+
+    /// <summary>
+    /// Applies events in order; the examples they make (positives, and fake negatives under that policy) are
+    /// ingested (logged, then learned) before this completes. <paramref name="outcomes"/> receives one outcome per event.
+    /// </summary>
+    public async ValueTask<(int Positives, int Negatives)> HandleAsync(IReadOnlyList<JoinEvent> events, EventOutcome[] outcomes, CancellationToken ct)
+    {
+        var work = new Work(_specFingerprint);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        int positives = 0, negatives = 0;
+        for (var i = 0; i < events.Count; i++)
+        {
+            var e = events[i];
+            var outcome = Apply(e, now, work, ref positives, ref negatives);
+            outcomes[i] = outcome;
+            Interlocked.Increment(ref _outcomes[(int)outcome]);
+            _metrics?.Event(e.Type, outcome);
+        }
+
+        await work.IngestAsync(_ingestor, ct).ConfigureAwait(false);
+        Interlocked.Add(ref _positives, positives);
+        Interlocked.Add(ref _negatives, negatives);
+        _metrics?.Examples(positives, negatives);
+        return (positives, negatives);
+    }
+
+    /// <summary>
+    /// Expires every prediction whose window has run out (and those evicted early): impressed and unclicked ones
+    /// become negatives under <c>wait</c>. Ingests them before completing. Sweeps do not overlap.
+    /// </summary>
+    public async Task<int> SweepAsync(CancellationToken ct = default)
+    {
+        await _sweeping.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            var retired = new List<Pending>();
+            foreach (var shard in _shards)
+            {
+                lock (shard)
+                {
+                    // Bounded by the queue length.
+                    while (shard.Queue.TryPeek(out var front) && front.ServedMs + _windowMs <= now)
+                    {
+                        shard.Queue.Dequeue();
+                        shard.Map.Remove(front.Id);
+                        Interlocked.Increment(ref _expiredInWindow);
+                        _metrics?.Expired(early: false);
+                        retired.Add(front);
+                    }
+                }
+            }
+
+            // Bounded: entries evicted before this point (later ones wait for the next sweep).
+            for (var n = _evicted.Count; n > 0 && _evicted.TryDequeue(out var evicted); n--)
+            {
+                retired.Add(evicted);
+            }
+
+            var negatives = 0;
+            var work = new Work(_specFingerprint);
+            foreach (var entry in retired)
+            {
+                if (!_fakeNegative && entry.Impressed && !entry.Clicked)
+                {
+                    if (AddNegative(work, entry, weight: 1f, now))
+                    {
+                        negatives++;
+                    }
+                }
+                else if (!entry.Impressed)
+                {
+                    Interlocked.Increment(ref _expiredUnimpressed);
+                }
+
+                if (work.Batch.Count >= IngestChunk)
+                {
+                    await work.IngestAsync(_ingestor, ct).ConfigureAwait(false);
+                    work = new Work(_specFingerprint);
+                }
+            }
+
+            await work.IngestAsync(_ingestor, ct).ConfigureAwait(false);
+            foreach (var entry in retired)
+            {
+                _pool.Enqueue(entry);
+            }
+
+            Interlocked.Add(ref _negatives, negatives);
+            _metrics?.Examples(0, negatives);
+            return negatives;
+        }
+        finally
+        {
+            _sweeping.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_timer is not null)
+        {
+            await _timer.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private EventOutcome Apply(JoinEvent e, long now, Work work, ref int positives, ref int negatives)
+    {
+        if (!e.IdValid || !_engine.WasIssued(e.IdBits))
+        {
+            return EventOutcome.UnknownImpression;
+        }
+
+        var late = e.Type == EventType.Click ? EventOutcome.ClickAfterWindow : EventOutcome.ImpressionAfterWindow;
+        var shard = ShardOf(e.IdBits);
+        lock (shard)
+        {
+            if (!shard.Map.TryGetValue(e.IdBits, out var entry) || entry.ServedMs + _windowMs <= now)
+            {
+                return late;
+            }
+
+            var timestamp = e.TimestampMs > 0 ? e.TimestampMs : now;
+            if (e.Type == EventType.Impression)
+            {
+                if (entry.Impressed)
+                {
+                    return EventOutcome.Duplicate;
+                }
+
+                entry.Impressed = true;
+                if (_fakeNegative)
+                {
+                    // FNW negative weight (1 - p)(1 + p), p the current prediction (Ktena et al. 2019).
+                    var p = work.Predict(_engine, entry);
+                    if (AddNegative(work, entry, (float)((1 - p) * (1 + p)), timestamp))
+                    {
+                        negatives++;
+                    }
+                }
+
+                return EventOutcome.Accepted;
+            }
+
+            if (entry.Clicked)
+            {
+                return EventOutcome.Duplicate;
+            }
+
+            if (!entry.Impressed)
+            {
+                return EventOutcome.ClickWithoutImpression;
+            }
+
+            entry.Clicked = true;
+            // FNW positive weight (1 + p) (Ktena et al. 2019); plain 1 under the wait policy.
+            var weight = _fakeNegative ? (float)(1 + work.Predict(_engine, entry)) : 1f;
+            work.Add(entry, 1f, weight, timestamp);
+            positives++;
+            return EventOutcome.Accepted;
+        }
+    }
+
+    /// <summary>Adds a negative unless downsampling drops it; true when added.</summary>
+    private bool AddNegative(Work work, Pending entry, float weight, long timestamp)
+    {
+        if (_negativeRate < 1)
+        {
+            // A uniform number in [0, 1) from the id's top 53 bits (the id is already a random-looking mix).
+            var u = (entry.Id >> 11) * (1.0 / (1UL << 53));
+            if (u >= _negativeRate)
+            {
+                Interlocked.Increment(ref _downsampled);
+                _metrics?.Downsampled();
+                return false;
+            }
+
+            if (_weightNegatives)
+            {
+                weight = (float)(weight / _negativeRate);
+            }
+        }
+
+        work.Add(entry, 0f, weight, timestamp);
+        return true;
+    }
+
+    private void Retire(Pending entry, bool deferred)
+    {
+        if (deferred && !_fakeNegative && entry.Impressed && !entry.Clicked)
+        {
+            _evicted.Enqueue(entry); // becomes a negative at the next sweep
+            return;
+        }
+
+        if (!entry.Impressed)
+        {
+            Interlocked.Increment(ref _expiredUnimpressed);
+        }
+
+        _pool.Enqueue(entry);
+    }
+
+    private string CampaignName(ulong key, RawRow row)
+    {
+        if (_engine.KnownCampaignId(key) is { } known)
+        {
+            return known;
+        }
+
+        if (_campaignNames.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+
+        if (_campaignNames.Count >= MaxCachedCampaignNames)
+        {
+            _campaignNames.Clear();
+        }
+
+        var name = Encoding.UTF8.GetString(row.Get(_engine.CampaignField));
+        _campaignNames[key] = name;
+        return name;
+    }
+
+    private Shard ShardOf(ulong bits) => _shards[(int)(bits & (ShardCount - 1))];
+
+    private void OnTimer() => _ = SweepFromTimerAsync();
+
+    private async Task SweepFromTimerAsync()
+    {
+        try
+        {
+            await SweepAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // A failed sweep (e.g. the log faulted or the server is stopping) leaves nothing pending lost except
+            // the negatives of that sweep; it is counted and the next tick tries again.
+            _metrics?.SweepFailed();
+            if (_logger is not null)
+            {
+                Log.SweepFailed(_logger, e);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4201, Level = LogLevel.Error, Message = "Joiner expiry sweep failed; its negatives were not learned")]
+        public static partial void SweepFailed(ILogger logger, Exception exception);
+    }
+
+    private sealed class Shard
+    {
+        public Dictionary<ulong, Pending> Map { get; } = [];
+
+        public Queue<Pending> Queue { get; } = new();
+    }
+
+    /// <summary>A remembered prediction (pooled: arrays are reused).</summary>
+    private sealed class Pending
+    {
+        public ulong Id;
+        public long ServedMs;
+        public double Raw;
+        public bool HasCampaign;
+        public ulong CampaignKey;
+        public string? CampaignId;
+        public int[] Gi = new int[64];
+        public float[] Gv = new float[64];
+        public int Gc;
+        public int[] Ci = new int[32];
+        public float[] Cv = new float[32];
+        public int Cc;
+        public bool Impressed;
+        public bool Clicked;
+
+        public void Fill(ulong id, long servedMs, double raw, EncodedExample x, string? campaignId)
+        {
+            Id = id;
+            ServedMs = servedMs;
+            Raw = raw;
+            HasCampaign = x.HasCampaign;
+            CampaignKey = x.CampaignKey;
+            CampaignId = campaignId;
+            Impressed = false;
+            Clicked = false;
+            Gc = Copy(x.Global, ref Gi, ref Gv);
+            Cc = Copy(x.Campaign, ref Ci, ref Cv);
+        }
+
+        public void CopyTo(EncodedExample x)
+        {
+            x.Clear();
+            x.HasCampaign = HasCampaign;
+            x.CampaignKey = CampaignKey;
+            for (var k = 0; k < Gc; k++)
+            {
+                x.Global.Add(Gi[k], Gv[k]);
+            }
+
+            for (var k = 0; k < Cc; k++)
+            {
+                x.Campaign.Add(Ci[k], Cv[k]);
+            }
+        }
+
+        private static int Copy(FeatureVector v, ref int[] indices, ref float[] values)
+        {
+            if (indices.Length < v.Count)
+            {
+                indices = new int[v.Count];
+                values = new float[v.Count];
+            }
+
+            v.Indices.CopyTo(indices);
+            v.Values.CopyTo(values);
+            return v.Count;
+        }
+    }
+
+    /// <summary>The examples one request or sweep makes: the batch, the campaign ids and the log records.</summary>
+    private sealed class Work(ulong specFingerprint)
+    {
+        private readonly EncodedExample _x = new();
+        private readonly List<ReadOnlyMemory<byte>> _records = [];
+        private readonly Dictionary<ulong, string> _campaignIds = [];
+        private byte[] _arena = new byte[16 * 1024];
+        private int _used;
+
+        public ExampleBatch Batch { get; } = new();
+
+        /// <summary>The current raw prediction of the entry's example.</summary>
+        public double Predict(CtrEngine engine, Pending entry)
+        {
+            entry.CopyTo(_x);
+            return engine.PredictRaw(_x);
+        }
+
+        public void Add(Pending entry, float label, float weight, long timestampMs)
+        {
+            entry.CopyTo(_x);
+            Batch.Add(_x, label, weight, timestampMs);
+            var id = entry.CampaignId is null ? [] : Encoding.UTF8.GetBytes(entry.CampaignId);
+            if (entry.HasCampaign && entry.CampaignId is not null)
+            {
+                _campaignIds.TryAdd(entry.CampaignKey, entry.CampaignId);
+            }
+
+            var size = JoinedExampleRecord.Size(id.Length, entry.Gc, entry.Cc);
+            if (_used + size > _arena.Length)
+            {
+                // Earlier records keep pointing into the old arena, which stays alive through them.
+                _arena = new byte[Math.Max(_arena.Length, size)];
+                _used = 0;
+            }
+
+            var written = JoinedExampleRecord.Write(
+                _arena.AsSpan(_used),
+                specFingerprint,
+                label,
+                weight,
+                timestampMs,
+                entry.HasCampaign,
+                entry.CampaignKey,
+                id,
+                entry.Gi.AsSpan(0, entry.Gc),
+                entry.Gv.AsSpan(0, entry.Gc),
+                entry.Ci.AsSpan(0, entry.Cc),
+                entry.Cv.AsSpan(0, entry.Cc));
+            _records.Add(_arena.AsMemory(_used, written));
+            _used += written;
+        }
+
+        public ValueTask IngestAsync(ExampleIngestor ingestor, CancellationToken ct) =>
+            Batch.Count == 0 ? ValueTask.CompletedTask : ingestor.IngestAsync(Batch, _campaignIds, _records, ct);
+    }
+}
