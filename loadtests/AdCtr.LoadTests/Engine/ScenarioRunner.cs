@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using AdCtr.LoadTests.Http;
+using AdCtr.LoadTests.Profiles;
+using AdCtr.LoadTests.Reports;
+
+namespace AdCtr.LoadTests.Engine;
+
+/// <summary>Options of one scenario run.</summary>
+public sealed record ScenarioRunOptions
+{
+    /// <summary>Run the short smoke stage only; any error fails the run.</summary>
+    public bool Smoke { get; init; }
+
+    /// <summary>Overrides the profile's <c>maxTotalSeconds</c> when set.</summary>
+    public double? MaxSeconds { get; init; }
+
+    /// <summary>Microseconds the scheduler spins before an intended send time instead of sleeping (0: sleep only).</summary>
+    public int SpinMicros { get; init; }
+
+    /// <summary>Where the live table goes; null for silence.</summary>
+    public TextWriter? Console { get; init; }
+
+    /// <summary>How long to wait for the target's <c>/health/ready</c> (server targets).</summary>
+    public TimeSpan ReadyTimeout { get; init; } = TimeSpan.FromSeconds(15);
+}
+
+/// <summary>
+/// Runs a scenario: readiness check, body generation (and impression ids from the server when needed), a
+/// warm-up, then steps of increasing load until a step misses the SLO, all under the profile's duration cap.
+/// </summary>
+public static class ScenarioRunner
+{
+    public static async Task<ScenarioReport> RunAsync(LoadProfile profile, Uri target, ScenarioRunOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(options);
+        var watch = Stopwatch.StartNew();
+        var cap = TimeSpan.FromSeconds(options.MaxSeconds ?? profile.MaxTotalSeconds);
+        var stages = Stages(profile, options.Smoke);
+        var criteria = new SloCriteria(profile.SloP99Ms, profile.MaxErrorRate);
+        var connections = profile.MaxConnections > 0 ? profile.MaxConnections
+            : profile.Model == "closed" ? Math.Max(16, profile.Closed.Copies.Max())
+            : HttpLoadTransport.ConnectionsFor(stages.Max(s => s.Simulation.OfferedRatePerSecond), profile.SloP99Ms);
+        var report = new ScenarioReport
+        {
+            Name = profile.Name,
+            Description = profile.Description,
+            Role = profile.Target,
+            TargetUrl = target.ToString(),
+            Model = profile.Model,
+            Smoke = options.Smoke,
+            SloP99Ms = profile.SloP99Ms,
+            MaxErrorRate = profile.MaxErrorRate,
+            Connections = connections,
+        };
+        var console = options.Console;
+        console?.WriteLine();
+        console?.WriteLine("== " + profile.Name + " -> " + target + (options.Smoke ? " (smoke)" : ""));
+
+        var timeout = TimeSpan.FromMilliseconds(profile.RequestTimeoutMs);
+        using var transport = new HttpLoadTransport(target, connections, timeout);
+        RequestFeed feed;
+        try
+        {
+            if (profile.Target == "server")
+            {
+                await WaitReadyAsync(transport, options.ReadyTimeout, cancellationToken).ConfigureAwait(false);
+            }
+
+            feed = await FeedBuilder.BuildAsync(profile, (r, ct) => transport.ExchangeAsync(HttpMethod.Post, r.Path, r, ct), DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or InvalidOperationException or InvalidDataException or OperationCanceledException or System.Text.Json.JsonException)
+        {
+            report.Error = "setup failed: " + e.Message;
+            report.StopReason = "not run";
+            report.ElapsedSeconds = watch.Elapsed.TotalSeconds;
+            console?.WriteLine("   " + report.Error);
+            return report;
+        }
+
+        report = report with { Mix = feed.KindCounts() };
+        var runner = new StageRunner(new SystemLoadClock(options.SpinMicros), transport, feed,
+            new StageRunnerOptions { DrainTimeout = timeout + TimeSpan.FromSeconds(1) });
+        console?.WriteLine(TableFormatter.ConsoleHeader());
+
+        var measured = new List<StepStats>();
+        report.StopReason = options.Smoke ? "smoke" : "all steps passed";
+        foreach (var (phase, simulation) in stages)
+        {
+            var needed = simulation.During + timeout + TimeSpan.FromSeconds(1);
+            if (watch.Elapsed + needed > cap)
+            {
+                report.StopReason = FormattableString.Invariant($"duration cap ({cap.TotalSeconds:0} s) reached before {StepStats.Describe(simulation)}");
+                break;
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                report.StopReason = "cancelled";
+                break;
+            }
+
+            var samples = await Task.Factory.StartNew(() => runner.Run(simulation, p => Progress(console, p), cancellationToken),
+                cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+            var stats = StepStats.From(samples, phase);
+            stats = stats with { Passed = criteria.Passes(stats) };
+            report.Steps.Add(stats);
+            console?.WriteLine(TableFormatter.ConsoleRow(stats));
+            if (phase == "warmup")
+            {
+                continue;
+            }
+
+            measured.Add(stats);
+            if (!stats.Passed)
+            {
+                report.StopReason = stats.ErrorRate >= criteria.MaxErrorRate
+                    ? FormattableString.Invariant($"errors {stats.ErrorRate:P2} at {StepStats.Describe(simulation)}")
+                    : FormattableString.Invariant($"p99 {stats.Latency.P99:0.00} ms > {criteria.P99Ms} ms at {StepStats.Describe(simulation)}");
+                break;
+            }
+        }
+
+        report.MaxPassingRate = options.Smoke ? null : StepSearch.MaxPassingRate(measured, criteria);
+        report.ElapsedSeconds = watch.Elapsed.TotalSeconds;
+        console?.WriteLine(FormattableString.Invariant($"   max passing rate: {(report.MaxPassingRate is { } r ? r.ToString("0", System.Globalization.CultureInfo.InvariantCulture) + "/s" : "none")} ({report.StopReason})"));
+        return report;
+    }
+
+    /// <summary>The stages of a profile: warm-up then steps, or the single smoke stage.</summary>
+    public static List<(string Phase, LoadSimulation Simulation)> Stages(LoadProfile profile, bool smoke)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        var second = TimeSpan.FromSeconds(1);
+        var stages = new List<(string, LoadSimulation)>();
+        if (smoke)
+        {
+            stages.Add(("smoke", LoadSimulation.InjectRate(profile.Smoke.Rate, second, TimeSpan.FromSeconds(profile.Smoke.Seconds))));
+            return stages;
+        }
+
+        if (profile.Model == "closed")
+        {
+            if (profile.Warmup.Seconds > 0)
+            {
+                stages.Add(("warmup", LoadSimulation.Constant(profile.Closed.Copies[0], TimeSpan.FromSeconds(profile.Warmup.Seconds))));
+            }
+
+            foreach (var copies in profile.Closed.Copies)
+            {
+                stages.Add(("step", LoadSimulation.Constant(copies, TimeSpan.FromSeconds(profile.Closed.Seconds))));
+            }
+
+            return stages;
+        }
+
+        if (profile.Warmup.Seconds > 0 && profile.Warmup.Rate > 0)
+        {
+            stages.Add(("warmup", LoadSimulation.Ramp(0, profile.Warmup.Rate, second, TimeSpan.FromSeconds(profile.Warmup.Seconds))));
+        }
+
+        foreach (var rate in profile.Steps.Rates)
+        {
+            stages.Add(("step", LoadSimulation.InjectRate(rate, second, TimeSpan.FromSeconds(profile.Steps.Seconds))));
+        }
+
+        return stages;
+    }
+
+    private static async Task WaitReadyAsync(HttpLoadTransport transport, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        var last = "no answer";
+        // Bounded by the deadline; one attempt every 250 ms.
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            try
+            {
+                var (status, _) = await transport.ExchangeAsync(HttpMethod.Get, "/health/ready", null, cancellationToken).ConfigureAwait(false);
+                if (status == 200)
+                {
+                    return;
+                }
+
+                last = "status " + status;
+            }
+            catch (HttpRequestException e)
+            {
+                last = e.Message;
+            }
+
+            await Task.Delay(250, cancellationToken).ConfigureAwait(false);
+        }
+
+        throw new InvalidOperationException("target not ready: GET /health/ready gave " + last + " for " + timeout.TotalSeconds + " s");
+    }
+
+    private static void Progress(TextWriter? console, StageProgress p) =>
+        console?.WriteLine(FormattableString.Invariant($"   .. {p.ElapsedSeconds,5:0.0}s sent {p.Sent} done {p.Completed} errors {p.Errors} in flight {p.InFlight}"));
+}

@@ -1,0 +1,154 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace AdCtr.LoadTests.Profiles;
+
+/// <summary>A scenario profile (config/loadtests/*.json): what to send, and the stages of load.</summary>
+public sealed record LoadProfile
+{
+    public required string Name { get; init; }
+
+    public string Description { get; init; } = "";
+
+    /// <summary>"server" (the AdCtr server, <c>--server-url</c>) or "baseline" (the echo app, <c>--baseline-url</c>).</summary>
+    public string Target { get; init; } = "server";
+
+    /// <summary>Seed of the body generator: the same profile always produces the same bytes.</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>"open" (constant arrival rate, the default) or "closed" (N concurrent users).</summary>
+    public string Model { get; init; } = "open";
+
+    public double SloP99Ms { get; init; } = 10;
+
+    public double MaxErrorRate { get; init; } = 0.001;
+
+    /// <summary>Cap on the whole scenario, setup and drains included; steps that would not fit are not run.</summary>
+    public double MaxTotalSeconds { get; init; } = 180;
+
+    public int RequestTimeoutMs { get; init; } = 2000;
+
+    /// <summary>Connection pool size; 0 sizes it from the highest rate and the SLO.</summary>
+    public int MaxConnections { get; init; }
+
+    public WarmupSpec Warmup { get; init; } = new();
+
+    public StepsSpec Steps { get; init; } = new();
+
+    public ClosedSpec Closed { get; init; } = new();
+
+    public SmokeSpec Smoke { get; init; } = new();
+
+    public DataSpec Data { get; init; } = new();
+
+    /// <summary>The request mix; weights are relative.</summary>
+    public IReadOnlyList<MixEntry> Mix { get; init; } = [];
+
+    public static LoadProfile Load(string path)
+    {
+        var json = File.ReadAllBytes(path);
+        var profile = JsonSerializer.Deserialize(json, ProfileJsonContext.Default.LoadProfile)
+            ?? throw new InvalidDataException(path + ": empty profile");
+        profile.Validate(path);
+        return profile;
+    }
+
+    public void Validate(string source)
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(Name)) problems.Add("name is required");
+        if (Target is not ("server" or "baseline")) problems.Add("target must be 'server' or 'baseline'");
+        if (Model is not ("open" or "closed")) problems.Add("model must be 'open' or 'closed'");
+        if (SloP99Ms <= 0) problems.Add("sloP99Ms must be positive");
+        if (MaxErrorRate is <= 0 or > 1) problems.Add("maxErrorRate must be in (0, 1]");
+        if (MaxTotalSeconds is <= 0 or > 3600) problems.Add("maxTotalSeconds must be in (0, 3600]");
+        if (RequestTimeoutMs is <= 0 or > 60_000) problems.Add("requestTimeoutMs must be in (0, 60000]");
+        if (Model == "open" && (Steps.Rates.Count == 0 || Steps.Rates.Any(r => r <= 0))) problems.Add("steps.rates must be positive");
+        if (Model == "closed" && (Closed.Copies.Count == 0 || Closed.Copies.Any(c => c <= 0))) problems.Add("closed.copies must be positive");
+        if (Steps.Seconds <= 0 || Closed.Seconds <= 0 || Smoke.Seconds <= 0 || Smoke.Rate <= 0) problems.Add("stage durations and the smoke rate must be positive");
+        if (Mix.Count == 0) problems.Add("mix must name at least one request kind");
+        foreach (var entry in Mix)
+        {
+            if (entry.Kind is not ("predict" or "examples" or "events" or "impressions" or "clicks" or "echo")) problems.Add("unknown mix kind '" + entry.Kind + "'");
+            if (entry.Weight <= 0) problems.Add("mix weights must be positive");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new InvalidDataException(source + ": " + string.Join("; ", problems));
+        }
+    }
+}
+
+/// <summary>Warm-up: a ramp from 0 to <see cref="Rate"/> (open model) or the first copies count (closed), not judged.</summary>
+public sealed record WarmupSpec
+{
+    public int Rate { get; init; } = 200;
+
+    public double Seconds { get; init; } = 5;
+}
+
+/// <summary>Open-model steps: <c>Inject(rate, 1s, seconds)</c> for each rate, in increasing order.</summary>
+public sealed record StepsSpec
+{
+    public IReadOnlyList<int> Rates { get; init; } = [250, 500, 1000, 2000, 4000];
+
+    public double Seconds { get; init; } = 10;
+}
+
+/// <summary>Closed-model steps: <c>KeepConstant(copies, seconds)</c> for each count.</summary>
+public sealed record ClosedSpec
+{
+    public IReadOnlyList<int> Copies { get; init; } = [1, 2, 4, 8, 16, 32];
+
+    public double Seconds { get; init; } = 10;
+}
+
+/// <summary>The smoke stage (<c>--smoke</c>): a low rate for a short time; any error fails.</summary>
+public sealed record SmokeSpec
+{
+    public int Rate { get; init; } = 20;
+
+    public double Seconds { get; init; } = 2;
+}
+
+/// <summary>The synthetic population the bodies are drawn from.</summary>
+public sealed record DataSpec
+{
+    public int Users { get; init; } = 20_000;
+
+    public int Campaigns { get; init; } = 200;
+
+    public int AdsPerCampaign { get; init; } = 8;
+
+    public int Advertisers { get; init; } = 40;
+
+    /// <summary>Distinct request bodies in the sequence (they are reused cyclically).</summary>
+    public int PoolSize { get; init; } = 2048;
+
+    /// <summary>Base click probability used for example labels and for clicks on impressions.</summary>
+    public double ClickRate { get; init; } = 0.02;
+
+    /// <summary>Impression ids obtained from the server by predict calls before the run (events and mixed).</summary>
+    public int HarvestImpressions { get; init; } = 6000;
+}
+
+/// <summary>One request kind in the mix.</summary>
+public sealed record MixEntry
+{
+    /// <summary>predict, examples, events, impressions, clicks or echo.</summary>
+    public required string Kind { get; init; }
+
+    public double Weight { get; init; } = 1;
+
+    /// <summary>Candidates per predict (or echo) request.</summary>
+    public int Candidates { get; init; } = 1;
+
+    /// <summary>Lines per examples/events request, impressions per impressions request.</summary>
+    public int Batch { get; init; } = 1;
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, ReadCommentHandling = JsonCommentHandling.Skip,
+    AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+[JsonSerializable(typeof(LoadProfile))]
+internal sealed partial class ProfileJsonContext : JsonSerializerContext;
