@@ -6,43 +6,43 @@ namespace AdCtr.LoadTests.Profiles;
 /// <summary>A scenario profile (config/loadtests/*.json): what to send, and the stages of load.</summary>
 public sealed record LoadProfile
 {
-    public required string Name { get; init; }
+    public required string Name { get; set; }
 
-    public string Description { get; init; } = "";
+    public string Description { get; set; } = "";
 
     /// <summary>"server" (the AdCtr server, <c>--server-url</c>) or "baseline" (the echo app, <c>--baseline-url</c>).</summary>
-    public string Target { get; init; } = "server";
+    public string Target { get; set; } = "server";
 
     /// <summary>Seed of the body generator: the same profile always produces the same bytes.</summary>
-    public int Seed { get; init; } = 1;
+    public int Seed { get; set; } = 1;
 
     /// <summary>"open" (constant arrival rate, the default) or "closed" (N concurrent users).</summary>
-    public string Model { get; init; } = "open";
+    public string Model { get; set; } = "open";
 
-    public double SloP99Ms { get; init; } = 10;
+    public double SloP99Ms { get; set; } = 10;
 
-    public double MaxErrorRate { get; init; } = 0.001;
+    public double MaxErrorRate { get; set; } = 0.001;
 
     /// <summary>Cap on the whole scenario, setup and drains included; steps that would not fit are not run.</summary>
-    public double MaxTotalSeconds { get; init; } = 180;
+    public double MaxTotalSeconds { get; set; } = 180;
 
-    public int RequestTimeoutMs { get; init; } = 2000;
+    public int RequestTimeoutMs { get; set; } = 2000;
 
     /// <summary>Connection pool size; 0 sizes it from the highest rate and the SLO.</summary>
-    public int MaxConnections { get; init; }
+    public int MaxConnections { get; set; }
 
-    public WarmupSpec Warmup { get; init; } = new();
+    public WarmupSpec Warmup { get; set; } = new();
 
-    public StepsSpec Steps { get; init; } = new();
+    public StepsSpec Steps { get; set; } = new();
 
-    public ClosedSpec Closed { get; init; } = new();
+    public ClosedSpec Closed { get; set; } = new();
 
-    public SmokeSpec Smoke { get; init; } = new();
+    public SmokeSpec Smoke { get; set; } = new();
 
-    public DataSpec Data { get; init; } = new();
+    public DataSpec Data { get; set; } = new();
 
     /// <summary>The request mix; weights are relative.</summary>
-    public IReadOnlyList<MixEntry> Mix { get; init; } = [];
+    public IReadOnlyList<MixEntry> Mix { get; set; } = [];
 
     public static LoadProfile Load(string path)
     {
@@ -83,69 +83,69 @@ public sealed record LoadProfile
 /// <summary>Warm-up: a ramp from 0 to <see cref="Rate"/> (open model) or the first copies count (closed), not judged.</summary>
 public sealed record WarmupSpec
 {
-    public int Rate { get; init; } = 200;
+    public int Rate { get; set; } = 200;
 
-    public double Seconds { get; init; } = 5;
+    public double Seconds { get; set; } = 5;
 }
 
 /// <summary>Open-model steps: <c>Inject(rate, 1s, seconds)</c> for each rate, in increasing order.</summary>
 public sealed record StepsSpec
 {
-    public IReadOnlyList<int> Rates { get; init; } = [250, 500, 1000, 2000, 4000];
+    public IReadOnlyList<int> Rates { get; set; } = [250, 500, 1000, 2000, 4000];
 
-    public double Seconds { get; init; } = 10;
+    public double Seconds { get; set; } = 10;
 }
 
 /// <summary>Closed-model steps: <c>KeepConstant(copies, seconds)</c> for each count.</summary>
 public sealed record ClosedSpec
 {
-    public IReadOnlyList<int> Copies { get; init; } = [1, 2, 4, 8, 16, 32];
+    public IReadOnlyList<int> Copies { get; set; } = [1, 2, 4, 8, 16, 32];
 
-    public double Seconds { get; init; } = 10;
+    public double Seconds { get; set; } = 10;
 }
 
 /// <summary>The smoke stage (<c>--smoke</c>): a low rate for a short time; any error fails.</summary>
 public sealed record SmokeSpec
 {
-    public int Rate { get; init; } = 20;
+    public int Rate { get; set; } = 20;
 
-    public double Seconds { get; init; } = 2;
+    public double Seconds { get; set; } = 2;
 }
 
 /// <summary>The synthetic population the bodies are drawn from.</summary>
 public sealed record DataSpec
 {
-    public int Users { get; init; } = 20_000;
+    public int Users { get; set; } = 20_000;
 
-    public int Campaigns { get; init; } = 200;
+    public int Campaigns { get; set; } = 200;
 
-    public int AdsPerCampaign { get; init; } = 8;
+    public int AdsPerCampaign { get; set; } = 8;
 
-    public int Advertisers { get; init; } = 40;
+    public int Advertisers { get; set; } = 40;
 
     /// <summary>Distinct request bodies in the sequence (they are reused cyclically).</summary>
-    public int PoolSize { get; init; } = 2048;
+    public int PoolSize { get; set; } = 2048;
 
     /// <summary>Base click probability used for example labels and for clicks on impressions.</summary>
-    public double ClickRate { get; init; } = 0.02;
+    public double ClickRate { get; set; } = 0.02;
 
     /// <summary>Impression ids obtained from the server by predict calls before the run (events and mixed).</summary>
-    public int HarvestImpressions { get; init; } = 6000;
+    public int HarvestImpressions { get; set; } = 6000;
 }
 
 /// <summary>One request kind in the mix.</summary>
 public sealed record MixEntry
 {
     /// <summary>predict, examples, events, impressions, clicks or echo.</summary>
-    public required string Kind { get; init; }
+    public required string Kind { get; set; }
 
-    public double Weight { get; init; } = 1;
+    public double Weight { get; set; } = 1;
 
     /// <summary>Candidates per predict (or echo) request.</summary>
-    public int Candidates { get; init; } = 1;
+    public int Candidates { get; set; } = 1;
 
     /// <summary>Lines per examples/events request, impressions per impressions request.</summary>
-    public int Batch { get; init; } = 1;
+    public int Batch { get; set; } = 1;
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, ReadCommentHandling = JsonCommentHandling.Skip,
