@@ -17,28 +17,30 @@ public static class LoadCli
         var smoke = new Option<bool>("--smoke") { Description = "Run each scenario for a few seconds at a low rate; exit 1 if any request failed (correctness, not speed)." };
         var outDir = new Option<string>("--out") { Description = "Directory for the Markdown and JSON reports.", DefaultValueFactory = _ => "artifacts/loadtests" };
         var maxSeconds = new Option<double?>("--max-seconds") { Description = "Cap on each scenario's duration, overriding the profile's maxTotalSeconds." };
+        var ready = new Option<double>("--ready-timeout") { Description = "Seconds to wait for the server's /health/ready before giving up on a scenario.", DefaultValueFactory = _ => 15 };
         var spin = new Option<int>("--spin-us") { Description = "Spin this many microseconds before each send time instead of sleeping (more precise, burns a core).", DefaultValueFactory = _ => 0 };
 
         var target = new Option<string>("--target") { Description = "Base URL of the target (loopback only).", Required = true };
         var profile = new Option<string>("--profile") { Description = "Scenario profile (config/loadtests/*.json).", Required = true };
-        var run = new Command("run", "Run one scenario profile against a target.") { target, profile, outDir, smoke, maxSeconds, spin };
+        var run = new Command("run", "Run one scenario profile against a target.") { target, profile, outDir, smoke, maxSeconds, spin, ready };
         run.SetAction((parse, ct) => RunAsync([(parse.GetRequiredValue(profile), parse.GetRequiredValue(target))], null,
-            parse.GetRequiredValue(outDir), Options(parse, smoke, maxSeconds, spin, output), output, error, ct));
+            parse.GetRequiredValue(outDir), Options(parse, smoke, maxSeconds, spin, ready, output), output, error, ct));
 
         var profiles = new Option<string>("--profiles") { Description = "Directory of scenario profiles.", DefaultValueFactory = _ => "config/loadtests" };
         var serverUrl = new Option<string>("--server-url") { Description = "Base URL of the AdCtr server (loopback only).", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
         var baselineUrl = new Option<string>("--baseline-url") { Description = "Base URL of the baseline echo app (loopback only).", DefaultValueFactory = _ => "http://127.0.0.1:5090" };
         var only = new Option<string?>("--scenarios") { Description = "Comma-separated profile names to run (default: all)." };
         var suite = new Command("suite", "Run the baseline and every server profile in one session; rates are also given as a ratio to the baseline.")
-            { profiles, serverUrl, baselineUrl, outDir, smoke, maxSeconds, spin, only };
+            { profiles, serverUrl, baselineUrl, outDir, smoke, maxSeconds, spin, ready, only };
         suite.SetAction((parse, ct) => SuiteAsync(parse.GetRequiredValue(profiles), parse.GetRequiredValue(serverUrl), parse.GetRequiredValue(baselineUrl),
-            parse.GetValue(only), parse.GetRequiredValue(outDir), Options(parse, smoke, maxSeconds, spin, output), output, error, ct));
+            parse.GetValue(only), parse.GetRequiredValue(outDir), Options(parse, smoke, maxSeconds, spin, ready, output), output, error, ct));
 
         return new RootCommand("adctr-load: open-model load tests for the AdCtr server, reported against an HTTP baseline.") { run, suite };
     }
 
-    private static ScenarioRunOptions Options(ParseResult parse, Option<bool> smoke, Option<double?> maxSeconds, Option<int> spin, TextWriter output) => new()
+    private static ScenarioRunOptions Options(ParseResult parse, Option<bool> smoke, Option<double?> maxSeconds, Option<int> spin, Option<double> ready, TextWriter output) => new()
     {
+        ReadyTimeout = TimeSpan.FromSeconds(Math.Clamp(parse.GetValue(ready), 0, 600)),
         Smoke = parse.GetValue(smoke),
         MaxSeconds = parse.GetValue(maxSeconds),
         SpinMicros = Math.Clamp(parse.GetValue(spin), 0, 2000),

@@ -54,6 +54,7 @@ public static class ScenarioRunner
             MaxErrorRate = profile.MaxErrorRate,
             Connections = connections,
         };
+        var loadAtStart = SuiteReport.ReadLoadAverage();
         var console = options.Console;
         console?.WriteLine();
         console?.WriteLine("== " + profile.Name + " -> " + target + (options.Smoke ? " (smoke)" : ""));
@@ -75,6 +76,7 @@ public static class ScenarioRunner
             report.Error = "setup failed: " + e.Message;
             report.StopReason = "not run";
             report.ElapsedSeconds = watch.Elapsed.TotalSeconds;
+            report.LoadAverage = loadAtStart + " -> " + SuiteReport.ReadLoadAverage();
             console?.WriteLine("   " + report.Error);
             return report;
         }
@@ -125,6 +127,7 @@ public static class ScenarioRunner
 
         report.MaxPassingRate = options.Smoke ? null : StepSearch.MaxPassingRate(measured, criteria);
         report.ElapsedSeconds = watch.Elapsed.TotalSeconds;
+        report.LoadAverage = loadAtStart + " -> " + SuiteReport.ReadLoadAverage();
         console?.WriteLine(FormattableString.Invariant($"   max passing rate: {(report.MaxPassingRate is { } r ? r.ToString("0", System.Globalization.CultureInfo.InvariantCulture) + "/s" : "none")} ({report.StopReason})"));
         return report;
     }

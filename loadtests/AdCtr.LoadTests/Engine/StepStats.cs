@@ -9,7 +9,7 @@ public sealed record StepStats
     /// <summary>The load simulation, written like NBomber's (e.g. <c>Inject(2000, 1s, 10s)</c>).</summary>
     public required string Simulation { get; init; }
 
-    /// <summary>Requests per second the generator was asked to send (open model), or the concurrent users (closed model).</summary>
+    /// <summary>Requests per second the generator was asked to send (open model: planned requests / duration; 0 in the closed model, see <see cref="Copies"/>).</summary>
     public required double OfferedRate { get; init; }
 
     public int? Copies { get; init; }
@@ -86,7 +86,7 @@ public sealed record StepStats
         {
             Phase = phase,
             Simulation = Describe(samples.Simulation),
-            OfferedRate = closed is null ? samples.Simulation.OfferedRatePerSecond : 0,
+            OfferedRate = closed is null && seconds > 0 ? samples.Count / seconds : 0,
             Copies = closed?.Copies,
             DurationSeconds = seconds,
             Requests = samples.Count,

@@ -45,6 +45,9 @@ public sealed record ScenarioReport
     public string? Error { get; set; }
 
     public double ElapsedSeconds { get; set; }
+
+    /// <summary>The machine's load average (1, 5, 15 min) when the scenario started and ended: other work on the machine skews the figures.</summary>
+    public string LoadAverage { get; set; } = "";
 }
 
 /// <summary>A whole session: the scenarios, the baseline and the machine.</summary>
@@ -85,6 +88,24 @@ public sealed record SuiteReport
             {
                 s.Steps[i] = s.Steps[i] with { RatioToBaseline = s.Steps[i].AchievedRate / baseline };
             }
+        }
+    }
+
+    /// <summary>The 1/5/15-minute load averages from /proc/loadavg, or "n/a" where there is none.</summary>
+    public static string ReadLoadAverage()
+    {
+        try
+        {
+            var parts = File.ReadAllText("/proc/loadavg").Split(' ');
+            return parts.Length >= 3 ? parts[0] + " " + parts[1] + " " + parts[2] : "n/a";
+        }
+        catch (IOException)
+        {
+            return "n/a";
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return "n/a";
         }
     }
 
