@@ -103,11 +103,16 @@ public static class ScenarioRunner
                 break;
             }
 
+            using var self = Process.GetCurrentProcess();
+            var cpuBefore = self.TotalProcessorTime;
+            var wallBefore = Stopwatch.GetTimestamp();
             var samples = await Task.Factory.StartNew(() => runner.Run(simulation, p => Progress(console, p), cancellationToken),
                 cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+            self.Refresh();
+            var cpu = (self.TotalProcessorTime - cpuBefore).TotalSeconds / Stopwatch.GetElapsedTime(wallBefore).TotalSeconds * 100;
             var stats = StepStats.From(samples, phase);
             // A smoke stage checks correctness only: it passes when nothing failed, whatever the latency.
-            stats = stats with { Passed = phase == "smoke" ? stats.Errors == 0 : criteria.Passes(stats) };
+            stats = stats with { Passed = phase == "smoke" ? stats.Errors == 0 : criteria.Passes(stats), GeneratorCpuPercent = cpu };
             report.Steps.Add(stats);
             console?.WriteLine(TableFormatter.ConsoleRow(stats));
             if (phase is "warmup" or "smoke")
@@ -121,6 +126,11 @@ public static class ScenarioRunner
                 report.StopReason = stats.ErrorRate >= criteria.MaxErrorRate
                     ? FormattableString.Invariant($"errors {stats.ErrorRate:P2} at {StepStats.Describe(simulation)}")
                     : FormattableString.Invariant($"p99 {stats.Latency.P99:0.00} ms > {criteria.P99Ms} ms at {StepStats.Describe(simulation)}");
+                if (stats.SendLag.P99 > criteria.P99Ms / 2)
+                {
+                    // The generator itself was late: the limit found may be the generator's or the machine's, not the target's.
+                    report.StopReason += FormattableString.Invariant($" (generator late: send lag p99 {stats.SendLag.P99:0.00} ms)");
+                }
                 break;
             }
         }

@@ -36,6 +36,9 @@ public sealed record StepStats
     /// <summary>How late the generator sent: actual minus intended send time (open model only).</summary>
     public required LatencySummary SendLag { get; init; }
 
+    /// <summary>CPU the generator process used during the stage, in percent of one core (100 = one core busy).</summary>
+    public double? GeneratorCpuPercent { get; init; }
+
     public bool Passed { get; init; }
 
     /// <summary>Achieved rate divided by the baseline scenario's highest passing rate, when a baseline was measured.</summary>

@@ -8,9 +8,9 @@ namespace AdCtr.LoadTests.Reports;
 public static class TableFormatter
 {
     private static readonly string[] Headers =
-        ["phase", "load", "offered/s", "achieved/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "svc p99 ms", "lag p99 ms", "errors", "x baseline", "SLO"];
+        ["phase", "load", "offered/s", "achieved/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "svc p99 ms", "lag p99 ms", "gen cpu %", "errors", "x baseline", "SLO"];
 
-    private static readonly int[] Widths = [7, 30, 10, 11, 8, 8, 8, 9, 9, 10, 10, 12, 10, 4];
+    private static readonly int[] Widths = [7, 30, 10, 11, 8, 8, 8, 9, 9, 10, 10, 9, 12, 10, 4];
 
     public static string ConsoleHeader()
     {
@@ -79,7 +79,7 @@ public static class TableFormatter
             sb.AppendLine().Append('|');
             for (var i = 0; i < Headers.Length; i++)
             {
-                sb.Append(i <= 1 || i == 11 ? "---|" : "---:|");
+                sb.Append(i <= 1 || i == 12 ? "---|" : "---:|");
             }
 
             sb.AppendLine();
@@ -96,7 +96,7 @@ public static class TableFormatter
         }
 
         sb.AppendLine().AppendLine("Latency is measured from each request's intended send time (open model), so queueing in the generator or the server is counted; " +
-            "\"svc p99\" is measured from the actual send instead (what a closed-loop tool reports) and \"lag p99\" is how late the generator sent. Percentiles: Hyndman-Fan type 7 over every successful request (Perfolizer).");
+            "\"svc p99\" is measured from the actual send instead (what a closed-loop tool reports), \"lag p99\" is how late the generator sent, and \"gen cpu %\" the generator's CPU (100 = one core). Percentiles: Hyndman-Fan type 7 over every successful request (Perfolizer).");
         return sb.ToString();
     }
 
@@ -116,6 +116,7 @@ public static class TableFormatter
             Num(s.Latency.Max, "0.00"),
             Num(s.Service.P99, "0.00"),
             Num(s.SendLag.P99, "0.00"),
+            Num(s.GeneratorCpuPercent ?? double.NaN, "0"),
             errors,
             Ratio(s.RatioToBaseline),
             s.Phase == "warmup" ? "-" : s.Passed ? "pass" : "FAIL",
