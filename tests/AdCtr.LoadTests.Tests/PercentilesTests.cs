@@ -50,7 +50,7 @@ public class PercentilesTests
     public void StepStatsFrom_MixedOutcomes_SplitsErrorsByKindAndTimesOnlySuccesses()
     {
         // Frequency 1000: one tick is 1 ms. Latencies of the 3 successes: 1, 2, 3 ms; the 500 and the timeout are not timed.
-        var samples = new StageSamples(LoadSimulation.InjectRate(5, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)), 1000, 1000,
+        var samples = new StageSamples(Simulation.Inject(5, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)), 1000, 1000,
             [200, 200, 500, Outcome.Timeout, 204], [1, 2, 99, 2000, 3], [1, 2, 99, 2000, 3], [0, 0, 0, 0, 0]);
 
         var stats = StepStats.From(samples, "step");

@@ -68,9 +68,9 @@ public class ProfileTests
         var stages = ScenarioRunner.Stages(profile, smoke: false);
 
         Assert.Equal(
-            [("warmup", (LoadSimulation)LoadSimulation.Ramp(0, 300, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2))),
-             ("step", LoadSimulation.InjectRate(100, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3))),
-             ("step", LoadSimulation.InjectRate(200, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3)))],
+            [("warmup", (LoadSimulation)Simulation.RampingInject(0, 300, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2))),
+             ("step", Simulation.Inject(100, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3))),
+             ("step", Simulation.Inject(200, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3)))],
             stages);
     }
 

@@ -17,7 +17,7 @@ public class StageRunnerTests
         var clock = new VirtualClock();
         var transport = new SingleServerTransport(clock, serviceTicks: 1_000);
 
-        var samples = await Run(clock, transport, LoadSimulation.InjectRate(100, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(200)));
+        var samples = await Run(clock, transport, Simulation.Inject(100, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(200)));
 
         // 100/s for 200 ms: 20 requests, one every 10,000 us from t = 0; each takes 1 ms on an idle server.
         Assert.Equal(Enumerable.Range(0, 20).Select(i => i * 10_000L), transport.SendTimes);
@@ -32,7 +32,7 @@ public class StageRunnerTests
         var clock = new VirtualClock();
         var transport = new SingleServerTransport(clock, serviceTicks: 10_000);
 
-        var samples = await Run(clock, transport, LoadSimulation.InjectRate(200, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(100)));
+        var samples = await Run(clock, transport, Simulation.Inject(200, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(100)));
 
         // Arrivals every 5 ms, 10 ms of work each: request k is intended at 5k ms and completes at 10(k + 1) ms,
         // so its latency is 10 + 5k ms. A closed-loop tool would report 10 ms for every request.
@@ -49,7 +49,7 @@ public class StageRunnerTests
         var clock = new VirtualClock { NextWaitOvershoot = 3_000 };
         var transport = new SingleServerTransport(clock, serviceTicks: 1_000);
 
-        var samples = await Run(clock, transport, LoadSimulation.InjectRate(10, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(300)));
+        var samples = await Run(clock, transport, Simulation.Inject(10, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(300)));
 
         // Request 0 is due at t = 0 without a wait; the first wait (for request 1, due at 100 ms) overshoots by 3 ms.
         Assert.Equal([0L, 103_000L, 200_000L], transport.SendTimes);
@@ -64,7 +64,7 @@ public class StageRunnerTests
         var clock = new VirtualClock();
         var transport = new SingleServerTransport(clock, serviceTicks: 10_000);
 
-        var samples = await Run(clock, transport, LoadSimulation.Constant(1, TimeSpan.FromMilliseconds(100)));
+        var samples = await Run(clock, transport, Simulation.KeepConstant(1, TimeSpan.FromMilliseconds(100)));
 
         // One user, 10 ms per request, 100 ms: requests sent at 0, 10, ..., 90 ms, each 10 ms long.
         Assert.Equal(Enumerable.Range(0, 10).Select(i => i * 10_000L), transport.SendTimes);
@@ -78,7 +78,7 @@ public class StageRunnerTests
         var clock = new VirtualClock();
         var transport = new SingleServerTransport(clock, serviceTicks: 10_000);
 
-        var samples = await Run(clock, transport, LoadSimulation.Constant(2, TimeSpan.FromMilliseconds(100)));
+        var samples = await Run(clock, transport, Simulation.KeepConstant(2, TimeSpan.FromMilliseconds(100)));
 
         // Two users share one 10 ms worker, so the worker finishes a request every 10 ms. The first request takes
         // 10 ms; every later one finds the other user's request ahead of it: 20 ms. Sends at 0, 0, 10, ..., 90 ms
@@ -95,7 +95,7 @@ public class StageRunnerTests
         var transport = new SingleServerTransport(clock, serviceTicks: 1_000_000);
         var runner = new StageRunner(clock, transport, Feed, new StageRunnerOptions { MaxInFlight = 3, DrainTimeout = TimeSpan.FromSeconds(10) });
 
-        var samples = await Task.Run(() => runner.Run(LoadSimulation.InjectRate(10, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)), null, CancellationToken.None));
+        var samples = await Task.Run(() => runner.Run(Simulation.Inject(10, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)), null, CancellationToken.None));
 
         // 1 s of work per request, 100 ms apart: the first 3 fill the cap; the worker finishes request 0 at 1 s,
         // after all 10 were due, so the other 7 are dropped.

@@ -150,7 +150,7 @@ public static class ScenarioRunner
         var stages = new List<(string, LoadSimulation)>();
         if (smoke)
         {
-            stages.Add(("smoke", LoadSimulation.InjectRate(profile.Smoke.Rate, second, TimeSpan.FromSeconds(profile.Smoke.Seconds))));
+            stages.Add(("smoke", Simulation.Inject(profile.Smoke.Rate, second, TimeSpan.FromSeconds(profile.Smoke.Seconds))));
             return stages;
         }
 
@@ -158,12 +158,12 @@ public static class ScenarioRunner
         {
             if (profile.Warmup.Seconds > 0)
             {
-                stages.Add(("warmup", LoadSimulation.Constant(profile.Closed.Copies[0], TimeSpan.FromSeconds(profile.Warmup.Seconds))));
+                stages.Add(("warmup", Simulation.KeepConstant(profile.Closed.Copies[0], TimeSpan.FromSeconds(profile.Warmup.Seconds))));
             }
 
             foreach (var copies in profile.Closed.Copies)
             {
-                stages.Add(("step", LoadSimulation.Constant(copies, TimeSpan.FromSeconds(profile.Closed.Seconds))));
+                stages.Add(("step", Simulation.KeepConstant(copies, TimeSpan.FromSeconds(profile.Closed.Seconds))));
             }
 
             return stages;
@@ -171,12 +171,12 @@ public static class ScenarioRunner
 
         if (profile.Warmup.Seconds > 0 && profile.Warmup.Rate > 0)
         {
-            stages.Add(("warmup", LoadSimulation.Ramp(0, profile.Warmup.Rate, second, TimeSpan.FromSeconds(profile.Warmup.Seconds))));
+            stages.Add(("warmup", Simulation.RampingInject(0, profile.Warmup.Rate, second, TimeSpan.FromSeconds(profile.Warmup.Seconds))));
         }
 
         foreach (var rate in profile.Steps.Rates)
         {
-            stages.Add(("step", LoadSimulation.InjectRate(rate, second, TimeSpan.FromSeconds(profile.Steps.Seconds))));
+            stages.Add(("step", Simulation.Inject(rate, second, TimeSpan.FromSeconds(profile.Steps.Seconds))));
         }
 
         return stages;
