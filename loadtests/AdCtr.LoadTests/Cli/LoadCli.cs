@@ -22,8 +22,9 @@ public static class LoadCli
 
         var target = new Option<string>("--target") { Description = "Base URL of the target (loopback only).", Required = true };
         var profile = new Option<string>("--profile") { Description = "Scenario profile (config/loadtests/*.json).", Required = true };
-        var run = new Command("run", "Run one scenario profile against a target.") { target, profile, outDir, smoke, maxSeconds, spin, ready };
-        run.SetAction((parse, ct) => RunAsync([(parse.GetRequiredValue(profile), parse.GetRequiredValue(target))], null,
+        var baselineReport = new Option<string?>("--baseline-report") { Description = "A JSON report with a baseline run, whose max rate the ratios use." };
+        var run = new Command("run", "Run one scenario profile against a target.") { target, profile, outDir, smoke, maxSeconds, spin, ready, baselineReport };
+        run.SetAction((parse, ct) => RunAsync([(parse.GetRequiredValue(profile), parse.GetRequiredValue(target))], parse.GetValue(baselineReport),
             parse.GetRequiredValue(outDir), Options(parse, smoke, maxSeconds, spin, ready, output), output, error, ct));
 
         var profiles = new Option<string>("--profiles") { Description = "Directory of scenario profiles.", DefaultValueFactory = _ => "config/loadtests" };
@@ -98,7 +99,7 @@ public static class LoadCli
         return RunAsync(runs, null, outDir, options, output, error, cancellationToken);
     }
 
-    private static async Task<int> RunAsync(List<(string Profile, string Target)> runs, SuiteReport? into, string outDir, ScenarioRunOptions options,
+    private static async Task<int> RunAsync(List<(string Profile, string Target)> runs, string? baselineReport, string outDir, ScenarioRunOptions options,
         TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var plan = new List<(LoadProfile Profile, Uri Target)>();
@@ -121,7 +122,21 @@ public static class LoadCli
             }
         }
 
-        var report = into ?? new SuiteReport
+        double? earlierBaseline = null;
+        if (baselineReport is not null)
+        {
+            try
+            {
+                earlierBaseline = SuiteReport.FromJson(await File.ReadAllTextAsync(baselineReport, cancellationToken).ConfigureAwait(false)).BaselineMaxRate;
+            }
+            catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidDataException)
+            {
+                error.WriteLine("adctr-load: cannot read the baseline report: " + e.Message);
+                return UsageError;
+            }
+        }
+
+        var report = new SuiteReport
         {
             StartedAt = DateTimeOffset.UtcNow,
             Machine = SuiteReport.MachineDescription(),
@@ -142,7 +157,7 @@ public static class LoadCli
             }
         }
 
-        report.ApplyBaseline();
+        report.ApplyBaseline(earlierBaseline);
         Directory.CreateDirectory(outDir);
         var stem = Path.Combine(outDir, plan.Count == 1 ? "loadtest-" + plan[0].Profile.Name : "loadtest-suite");
         await File.WriteAllTextAsync(stem + ".json", report.ToJson(), cancellationToken).ConfigureAwait(false);

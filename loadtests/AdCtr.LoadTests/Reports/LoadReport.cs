@@ -63,10 +63,13 @@ public sealed record SuiteReport
 
     public List<ScenarioReport> Scenarios { get; init; } = [];
 
-    /// <summary>Computes the ratios to the baseline (the highest passing rate of the first baseline scenario).</summary>
-    public void ApplyBaseline()
+    /// <summary>
+    /// Computes the ratios to the baseline: the highest passing rate of the first baseline scenario of this session,
+    /// else <paramref name="earlierBaseline"/> (from an earlier report, <c>--baseline-report</c>).
+    /// </summary>
+    public void ApplyBaseline(double? earlierBaseline = null)
     {
-        BaselineMaxRate = null;
+        BaselineMaxRate = earlierBaseline is > 0 ? earlierBaseline : null;
         foreach (var s in Scenarios)
         {
             if (s.Role == "baseline" && s.Error is null && !s.Smoke && s.MaxPassingRate is > 0)
