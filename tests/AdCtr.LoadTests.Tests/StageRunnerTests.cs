@@ -41,6 +41,11 @@ public class StageRunnerTests
         {
             Assert.Equal(10_000L + 5_000L * k, samples.LatencyTicks[k]);
         }
+
+        // Offered 200/s; the worker serves 100/s: the last of the 20 answers comes at 200 ms, so 20 / 0.2 s = 100/s.
+        var stats = StepStats.From(samples, "step");
+        Assert.Equal(200.0, stats.OfferedRate, 9);
+        Assert.Equal(100.0, stats.AchievedRate, 9);
     }
 
     [Fact]

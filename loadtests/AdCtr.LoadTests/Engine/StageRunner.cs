@@ -15,6 +15,7 @@ public sealed class StageRunner
     private long _inFlight;
     private long _completed;
     private long _errors;
+    private long _lastCompletion;
 
     public StageRunner(ILoadClock clock, ILoadTransport transport, RequestFeed feed, StageRunnerOptions options)
     {
@@ -86,7 +87,7 @@ public sealed class StageRunner
         }
 
         Drain(start + schedule.DurationTicks, progress, start, sent);
-        return new StageSamples(simulation, _clock.Frequency, schedule.DurationTicks, codes, latency, service, lag);
+        return new StageSamples(simulation, _clock.Frequency, schedule.DurationTicks, codes, latency, service, lag, ActiveTicks(start));
     }
 
     private StageSamples RunClosed(KeepConstant simulation, Action<StageProgress>? progress, CancellationToken cancellationToken)
@@ -143,7 +144,7 @@ public sealed class StageRunner
         }
 
         // In the closed model a request is sent when its user is ready: latency and service time are the same, lag is zero.
-        return new StageSamples(simulation, _clock.Frequency, duration, codes, latency, (long[])latency.Clone(), new long[total]);
+        return new StageSamples(simulation, _clock.Frequency, duration, codes, latency, (long[])latency.Clone(), new long[total], ActiveTicks(start));
     }
 
     private async Task CopyLoopAsync(List<(int Code, long Latency)> results, long end, Func<long> nextIndex, CancellationToken cancellationToken)
@@ -166,6 +167,7 @@ public sealed class StageRunner
                 }
 
                 var done = _clock.GetTimestamp();
+                NoteCompletion(done);
                 lock (results)
                 {
                     results.Add((code, done - sentAt));
@@ -197,6 +199,7 @@ public sealed class StageRunner
         }
 
         var done = _clock.GetTimestamp();
+        NoteCompletion(done);
         latency[index] = done - intended;
         service[index] = done - sentAt;
         codes[index] = code;
@@ -238,6 +241,29 @@ public sealed class StageRunner
         Interlocked.Exchange(ref _inFlight, 0);
         Interlocked.Exchange(ref _completed, 0);
         Interlocked.Exchange(ref _errors, 0);
+        Interlocked.Exchange(ref _lastCompletion, long.MinValue);
+    }
+
+    private void NoteCompletion(long timestamp)
+    {
+        var seen = Interlocked.Read(ref _lastCompletion);
+        // Bounded: each failed exchange means another thread raised the maximum.
+        while (timestamp > seen)
+        {
+            var previous = Interlocked.CompareExchange(ref _lastCompletion, timestamp, seen);
+            if (previous == seen)
+            {
+                return;
+            }
+
+            seen = previous;
+        }
+    }
+
+    private long ActiveTicks(long start)
+    {
+        var last = Interlocked.Read(ref _lastCompletion);
+        return last == long.MinValue ? 0 : last - start;
     }
 }
 

@@ -7,8 +7,10 @@ namespace AdCtr.LoadTests.Engine;
 /// </summary>
 public sealed class StageSamples
 {
-    public StageSamples(LoadSimulation simulation, long frequency, long durationTicks, int[] codes, long[] latencyTicks, long[] serviceTicks, long[] sendLagTicks)
+    public StageSamples(LoadSimulation simulation, long frequency, long durationTicks, int[] codes, long[] latencyTicks, long[] serviceTicks, long[] sendLagTicks,
+        long activeTicks = 0)
     {
+        ActiveTicks = Math.Max(durationTicks, activeTicks);
         Simulation = simulation;
         Frequency = frequency;
         DurationTicks = durationTicks;
@@ -24,6 +26,9 @@ public sealed class StageSamples
 
     /// <summary>The stage's planned duration (the denominator of the rates).</summary>
     public long DurationTicks { get; }
+
+    /// <summary>From the stage start to the last completion, at least <see cref="DurationTicks"/>: the denominator of the achieved rate.</summary>
+    public long ActiveTicks { get; }
 
     public int[] Codes { get; }
 

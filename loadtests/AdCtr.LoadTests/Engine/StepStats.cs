@@ -18,7 +18,7 @@ public sealed record StepStats
 
     public required int Requests { get; init; }
 
-    /// <summary>Successful responses per second of stage time.</summary>
+    /// <summary>Successful responses per second, from the stage start to the last response (at least the stage duration).</summary>
     public required double AchievedRate { get; init; }
 
     public required int Errors { get; init; }
@@ -93,7 +93,7 @@ public sealed record StepStats
             Copies = closed?.Copies,
             DurationSeconds = seconds,
             Requests = samples.Count,
-            AchievedRate = seconds > 0 ? ok / seconds : 0,
+            AchievedRate = samples.ActiveTicks > 0 ? ok * (double)samples.Frequency / samples.ActiveTicks : 0,
             Errors = errors,
             ErrorRate = samples.Count == 0 ? 0 : errors / (double)samples.Count,
             ErrorsByKind = errorsByKind,
