@@ -69,4 +69,15 @@ public class StepSearchTests
     {
         Assert.False(SloCriteria.Default.Passes(Step(500, double.NaN, 0, count: 0)));
     }
+
+    [Theory]
+    [InlineData(true, 0, 1, StepDecision.Next)]
+    [InlineData(false, 0, 1, StepDecision.Retry)]
+    [InlineData(false, 1, 1, StepDecision.Stop)]
+    [InlineData(false, 0, 0, StepDecision.Stop)]
+    [InlineData(true, 1, 1, StepDecision.Next)]
+    public void Decide_AttemptAndRetries_RetriesOnlyFailuresWhileRetriesLeft(bool passed, int attempt, int retries, StepDecision expected)
+    {
+        Assert.Equal(expected, StepSearch.Decide(passed, attempt, retries));
+    }
 }

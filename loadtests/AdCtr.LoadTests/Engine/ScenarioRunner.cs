@@ -88,41 +88,50 @@ public static class ScenarioRunner
 
         var measured = new List<StepStats>();
         report.StopReason = options.Smoke ? "smoke" : "all steps passed";
-        foreach (var (phase, simulation) in stages)
+        var stopped = false;
+        for (var index = 0; index < stages.Count && !stopped; index++)
         {
-            var needed = simulation.During + timeout + TimeSpan.FromSeconds(1);
-            if (watch.Elapsed + needed > cap)
+            var (phase, simulation) = stages[index];
+            // A failing step is run again up to steps.retries times (a stall of a shared machine is not a limit);
+            // only the last attempt is judged. Bounded by the retries and the duration cap.
+            for (var attempt = 0; ; attempt++)
             {
-                report.StopReason = FormattableString.Invariant($"duration cap ({cap.TotalSeconds:0} s) reached before {StepStats.Describe(simulation)}");
-                break;
-            }
+                var needed = simulation.During + timeout + TimeSpan.FromSeconds(1);
+                if (watch.Elapsed + needed > cap)
+                {
+                    report.StopReason = FormattableString.Invariant($"duration cap ({cap.TotalSeconds:0} s) reached before {StepStats.Describe(simulation)}");
+                    stopped = true;
+                    break;
+                }
 
-            if (cancellationToken.IsCancellationRequested)
-            {
-                report.StopReason = "cancelled";
-                break;
-            }
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    report.StopReason = "cancelled";
+                    stopped = true;
+                    break;
+                }
 
-            using var self = Process.GetCurrentProcess();
-            var cpuBefore = self.TotalProcessorTime;
-            var wallBefore = Stopwatch.GetTimestamp();
-            var samples = await Task.Factory.StartNew(() => runner.Run(simulation, p => Progress(console, p), cancellationToken),
-                cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
-            self.Refresh();
-            var cpu = (self.TotalProcessorTime - cpuBefore).TotalSeconds / Stopwatch.GetElapsedTime(wallBefore).TotalSeconds * 100;
-            var stats = StepStats.From(samples, phase);
-            // A smoke stage checks correctness only: it passes when nothing failed, whatever the latency.
-            stats = stats with { Passed = phase == "smoke" ? stats.Errors == 0 : criteria.Passes(stats), GeneratorCpuPercent = cpu };
-            report.Steps.Add(stats);
-            console?.WriteLine(TableFormatter.ConsoleRow(stats));
-            if (phase is "warmup" or "smoke")
-            {
-                continue;
-            }
+                var stats = await RunStageAsync(runner, simulation, phase, criteria, console, cancellationToken).ConfigureAwait(false);
+                var decision = phase is "warmup" or "smoke" ? StepDecision.Next : StepSearch.Decide(stats.Passed, attempt, profile.Steps.Retries);
+                if (decision == StepDecision.Next)
+                {
+                    report.Steps.Add(stats);
+                    if (phase == "step")
+                    {
+                        measured.Add(stats);
+                    }
 
-            measured.Add(stats);
-            if (!stats.Passed)
-            {
+                    break;
+                }
+
+                if (decision == StepDecision.Retry)
+                {
+                    report.Steps.Add(stats with { Phase = "retried" });
+                    continue;
+                }
+
+                report.Steps.Add(stats);
+                measured.Add(stats);
                 report.StopReason = stats.ErrorRate >= criteria.MaxErrorRate
                     ? FormattableString.Invariant($"errors {stats.ErrorRate:P2} at {StepStats.Describe(simulation)}")
                     : FormattableString.Invariant($"p99 {stats.Latency.P99:0.00} ms > {criteria.P99Ms} ms at {StepStats.Describe(simulation)}");
@@ -131,6 +140,8 @@ public static class ScenarioRunner
                     // The generator itself was late: the limit found may be the generator's or the machine's, not the target's.
                     report.StopReason += FormattableString.Invariant($" (generator late: send lag p99 {stats.SendLag.P99:0.00} ms)");
                 }
+
+                stopped = true;
                 break;
             }
         }
@@ -140,6 +151,23 @@ public static class ScenarioRunner
         report.LoadAverage = loadAtStart + " -> " + SuiteReport.ReadLoadAverage();
         console?.WriteLine(FormattableString.Invariant($"   max passing rate: {(report.MaxPassingRate is { } r ? r.ToString("0", System.Globalization.CultureInfo.InvariantCulture) + "/s" : "none")} ({report.StopReason})"));
         return report;
+    }
+
+    private static async Task<StepStats> RunStageAsync(StageRunner runner, LoadSimulation simulation, string phase, SloCriteria criteria, TextWriter? console,
+        CancellationToken cancellationToken)
+    {
+        using var self = Process.GetCurrentProcess();
+        var cpuBefore = self.TotalProcessorTime;
+        var wallBefore = Stopwatch.GetTimestamp();
+        var samples = await Task.Factory.StartNew(() => runner.Run(simulation, p => Progress(console, p), cancellationToken),
+            cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+        self.Refresh();
+        var cpu = (self.TotalProcessorTime - cpuBefore).TotalSeconds / Stopwatch.GetElapsedTime(wallBefore).TotalSeconds * 100;
+        var stats = StepStats.From(samples, phase);
+        // A smoke stage checks correctness only: it passes when nothing failed, whatever the latency.
+        stats = stats with { Passed = phase == "smoke" ? stats.Errors == 0 : criteria.Passes(stats), GeneratorCpuPercent = cpu };
+        console?.WriteLine(TableFormatter.ConsoleRow(stats));
+        return stats;
     }
 
     /// <summary>The stages of a profile: warm-up then steps, or the single smoke stage.</summary>

@@ -47,4 +47,18 @@ public static class StepSearch
         var i = LastPassingIndex(steps, criteria);
         return i < 0 ? null : steps[i].Copies is null ? steps[i].OfferedRate : steps[i].AchievedRate;
     }
+
+    /// <summary>
+    /// What to do after attempt <paramref name="attempt"/> (0-based) of a step: go on when it passed, run it again
+    /// while retries are left, else stop the search at this step.
+    /// </summary>
+    public static StepDecision Decide(bool passed, int attempt, int retries) =>
+        passed ? StepDecision.Next : attempt < retries ? StepDecision.Retry : StepDecision.Stop;
+}
+
+public enum StepDecision
+{
+    Next,
+    Retry,
+    Stop,
 }

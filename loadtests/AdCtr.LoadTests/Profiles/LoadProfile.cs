@@ -65,6 +65,7 @@ public sealed record LoadProfile
         if (RequestTimeoutMs is <= 0 or > 60_000) problems.Add("requestTimeoutMs must be in (0, 60000]");
         if (Model == "open" && (Steps.Rates.Count == 0 || Steps.Rates.Any(r => r <= 0))) problems.Add("steps.rates must be positive");
         if (Model == "closed" && (Closed.Copies.Count == 0 || Closed.Copies.Any(c => c <= 0))) problems.Add("closed.copies must be positive");
+        if (Steps.Retries is < 0 or > 3) problems.Add("steps.retries must be in [0, 3]");
         if (Steps.Seconds <= 0 || Closed.Seconds <= 0 || Smoke.Seconds <= 0 || Smoke.Rate <= 0) problems.Add("stage durations and the smoke rate must be positive");
         if (Mix.Count == 0) problems.Add("mix must name at least one request kind");
         foreach (var entry in Mix)
@@ -88,12 +89,15 @@ public sealed record WarmupSpec
     public double Seconds { get; set; } = 5;
 }
 
-/// <summary>Open-model steps: <c>Inject(rate, 1s, seconds)</c> for each rate, in increasing order.</summary>
+/// <summary>Steps: <c>Inject(rate, 1s, seconds)</c> for each rate, in increasing order (open model); <see cref="Retries"/> applies to both models.</summary>
 public sealed record StepsSpec
 {
     public IReadOnlyList<int> Rates { get; set; } = [250, 500, 1000, 2000, 4000];
 
     public double Seconds { get; set; } = 10;
+
+    /// <summary>How many times a failing step is run again before the search stops (default 1; 0 for none).</summary>
+    public int Retries { get; set; } = 1;
 }
 
 /// <summary>Closed-model steps: <c>KeepConstant(copies, seconds)</c> for each count.</summary>

@@ -119,7 +119,7 @@ public static class TableFormatter
             Num(s.GeneratorCpuPercent ?? double.NaN, "0"),
             errors,
             Ratio(s.RatioToBaseline),
-            s.Phase == "warmup" ? "-" : s.Passed ? "pass" : "FAIL",
+            s.Phase == "warmup" ? "-" : s.Phase == "retried" ? "fail, retried" : s.Passed ? "pass" : "FAIL",
         ];
     }
 
