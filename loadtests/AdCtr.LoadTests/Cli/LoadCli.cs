@@ -96,11 +96,11 @@ public static class LoadCli
             return Task.FromResult(UsageError);
         }
 
-        return RunAsync(runs, null, outDir, options, output, error, cancellationToken);
+        return RunAsync(runs, null, outDir, options, output, error, cancellationToken, stemName: "loadtest-suite");
     }
 
     private static async Task<int> RunAsync(List<(string Profile, string Target)> runs, string? baselineReport, string outDir, ScenarioRunOptions options,
-        TextWriter output, TextWriter error, CancellationToken cancellationToken)
+        TextWriter output, TextWriter error, CancellationToken cancellationToken, string? stemName = null)
     {
         var plan = new List<(LoadProfile Profile, Uri Target)>();
         foreach (var (file, url) in runs)
@@ -159,7 +159,7 @@ public static class LoadCli
 
         report.ApplyBaseline(earlierBaseline);
         Directory.CreateDirectory(outDir);
-        var stem = Path.Combine(outDir, plan.Count == 1 ? "loadtest-" + plan[0].Profile.Name : "loadtest-suite");
+        var stem = Path.Combine(outDir, stemName ?? "loadtest-" + plan[0].Profile.Name);
         await File.WriteAllTextAsync(stem + ".json", report.ToJson(), cancellationToken).ConfigureAwait(false);
         await File.WriteAllTextAsync(stem + ".md", TableFormatter.Markdown(report), cancellationToken).ConfigureAwait(false);
         output.WriteLine();

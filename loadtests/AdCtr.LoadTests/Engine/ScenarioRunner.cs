@@ -115,6 +115,7 @@ public static class ScenarioRunner
                 var decision = phase is "warmup" or "smoke" ? StepDecision.Next : StepSearch.Decide(stats.Passed, attempt, profile.Steps.Retries);
                 if (decision == StepDecision.Next)
                 {
+                    console?.WriteLine(TableFormatter.ConsoleRow(stats));
                     report.Steps.Add(stats);
                     if (phase == "step")
                     {
@@ -126,10 +127,13 @@ public static class ScenarioRunner
 
                 if (decision == StepDecision.Retry)
                 {
-                    report.Steps.Add(stats with { Phase = "retried" });
+                    stats = stats with { Phase = "retried" };
+                    console?.WriteLine(TableFormatter.ConsoleRow(stats));
+                    report.Steps.Add(stats);
                     continue;
                 }
 
+                console?.WriteLine(TableFormatter.ConsoleRow(stats));
                 report.Steps.Add(stats);
                 measured.Add(stats);
                 report.StopReason = stats.ErrorRate >= criteria.MaxErrorRate
@@ -165,9 +169,7 @@ public static class ScenarioRunner
         var cpu = (self.TotalProcessorTime - cpuBefore).TotalSeconds / Stopwatch.GetElapsedTime(wallBefore).TotalSeconds * 100;
         var stats = StepStats.From(samples, phase);
         // A smoke stage checks correctness only: it passes when nothing failed, whatever the latency.
-        stats = stats with { Passed = phase == "smoke" ? stats.Errors == 0 : criteria.Passes(stats), GeneratorCpuPercent = cpu };
-        console?.WriteLine(TableFormatter.ConsoleRow(stats));
-        return stats;
+        return stats with { Passed = phase == "smoke" ? stats.Errors == 0 : criteria.Passes(stats), GeneratorCpuPercent = cpu };
     }
 
     /// <summary>The stages of a profile: warm-up then steps, or the single smoke stage.</summary>
