@@ -1,7 +1,5 @@
-var app = WebApplication.CreateSlimBuilder(args).Build();
-app.MapPost("/echo", async (HttpRequest request, HttpResponse response) =>
-{
-    response.ContentType = "application/json";
-    await request.Body.CopyToAsync(response.Body, request.HttpContext.RequestAborted);
-});
+using AdCtr.Baseline;
+
+var app = BaselineApp.Build(args);
+app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine("adctr-baseline listening on " + string.Join(", ", BaselineApp.BoundAddresses(app))));
 app.Run();

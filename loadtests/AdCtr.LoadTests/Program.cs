@@ -1,2 +1,3 @@
-Console.Error.WriteLine("adctr-load: not written yet");
-return 2;
+using AdCtr.LoadTests.Cli;
+
+return await LoadCli.Build(Console.Out, Console.Error).Parse(args).InvokeAsync().ConfigureAwait(false);

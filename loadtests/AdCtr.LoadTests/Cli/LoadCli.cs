@@ -1,0 +1,174 @@
+using System.CommandLine;
+using AdCtr.LoadTests.Engine;
+using AdCtr.LoadTests.Http;
+using AdCtr.LoadTests.Profiles;
+using AdCtr.LoadTests.Reports;
+
+namespace AdCtr.LoadTests.Cli;
+
+/// <summary>The <c>adctr-load</c> command line: <c>run</c> one profile, or a <c>suite</c> of profiles with the baseline.</summary>
+public static class LoadCli
+{
+    /// <summary>Exit code for usage errors, including a non-loopback target.</summary>
+    public const int UsageError = 2;
+
+    public static RootCommand Build(TextWriter output, TextWriter error)
+    {
+        var smoke = new Option<bool>("--smoke") { Description = "Run each scenario for a few seconds at a low rate; exit 1 if any request failed (correctness, not speed)." };
+        var outDir = new Option<string>("--out") { Description = "Directory for the Markdown and JSON reports.", DefaultValueFactory = _ => "artifacts/loadtests" };
+        var maxSeconds = new Option<double?>("--max-seconds") { Description = "Cap on each scenario's duration, overriding the profile's maxTotalSeconds." };
+        var ready = new Option<double>("--ready-timeout") { Description = "Seconds to wait for the server's /health/ready before giving up on a scenario.", DefaultValueFactory = _ => 15 };
+        var spin = new Option<int>("--spin-us") { Description = "Spin this many microseconds before each send time instead of sleeping (more precise, burns a core).", DefaultValueFactory = _ => 0 };
+
+        var target = new Option<string>("--target") { Description = "Base URL of the target (loopback only).", Required = true };
+        var profile = new Option<string>("--profile") { Description = "Scenario profile (config/loadtests/*.json).", Required = true };
+        var baselineReport = new Option<string?>("--baseline-report") { Description = "A JSON report with a baseline run, whose max rate the ratios use." };
+        var run = new Command("run", "Run one scenario profile against a target.") { target, profile, outDir, smoke, maxSeconds, spin, ready, baselineReport };
+        run.SetAction((parse, ct) => RunAsync([(parse.GetRequiredValue(profile), parse.GetRequiredValue(target))], parse.GetValue(baselineReport),
+            parse.GetRequiredValue(outDir), Options(parse, smoke, maxSeconds, spin, ready, output), output, error, ct));
+
+        var profiles = new Option<string>("--profiles") { Description = "Directory of scenario profiles.", DefaultValueFactory = _ => "config/loadtests" };
+        var serverUrl = new Option<string>("--server-url") { Description = "Base URL of the AdCtr server (loopback only).", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
+        var baselineUrl = new Option<string>("--baseline-url") { Description = "Base URL of the baseline echo app (loopback only).", DefaultValueFactory = _ => "http://127.0.0.1:5090" };
+        var only = new Option<string?>("--scenarios") { Description = "Comma-separated profile names to run (default: all)." };
+        var suite = new Command("suite", "Run the baseline and every server profile in one session; rates are also given as a ratio to the baseline.")
+            { profiles, serverUrl, baselineUrl, outDir, smoke, maxSeconds, spin, ready, only };
+        suite.SetAction((parse, ct) => SuiteAsync(parse.GetRequiredValue(profiles), parse.GetRequiredValue(serverUrl), parse.GetRequiredValue(baselineUrl),
+            parse.GetValue(only), parse.GetRequiredValue(outDir), Options(parse, smoke, maxSeconds, spin, ready, output), output, error, ct));
+
+        return new RootCommand("adctr-load: open-model load tests for the AdCtr server, reported against an HTTP baseline.") { run, suite };
+    }
+
+    private static ScenarioRunOptions Options(ParseResult parse, Option<bool> smoke, Option<double?> maxSeconds, Option<int> spin, Option<double> ready, TextWriter output) => new()
+    {
+        ReadyTimeout = TimeSpan.FromSeconds(Math.Clamp(parse.GetValue(ready), 0, 600)),
+        Smoke = parse.GetValue(smoke),
+        MaxSeconds = parse.GetValue(maxSeconds),
+        SpinMicros = Math.Clamp(parse.GetValue(spin), 0, 2000),
+        Console = output,
+    };
+
+    private static Task<int> SuiteAsync(string profileDir, string serverUrl, string baselineUrl, string? only, string outDir, ScenarioRunOptions options,
+        TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(profileDir))
+        {
+            error.WriteLine("adctr-load: no profile directory '" + profileDir + "'");
+            return Task.FromResult(UsageError);
+        }
+
+        var names = only?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var runs = new List<(string Profile, string Target)>();
+        var files = Directory.GetFiles(profileDir, "*.json");
+        Array.Sort(files, StringComparer.Ordinal);
+        foreach (var file in files)
+        {
+            LoadProfile p;
+            try
+            {
+                p = LoadProfile.Load(file);
+            }
+            catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException)
+            {
+                error.WriteLine("adctr-load: " + e.Message);
+                return Task.FromResult(UsageError);
+            }
+
+            if (names is not null && Array.IndexOf(names, p.Name) < 0)
+            {
+                continue;
+            }
+
+            // The baseline runs first, so its ceiling is measured before the server warms the machine.
+            if (p.Target == "baseline")
+            {
+                runs.Insert(0, (file, baselineUrl));
+            }
+            else
+            {
+                runs.Add((file, serverUrl));
+            }
+        }
+
+        if (runs.Count == 0)
+        {
+            error.WriteLine("adctr-load: no profiles selected in '" + profileDir + "'");
+            return Task.FromResult(UsageError);
+        }
+
+        return RunAsync(runs, null, outDir, options, output, error, cancellationToken, stemName: "loadtest-suite");
+    }
+
+    private static async Task<int> RunAsync(List<(string Profile, string Target)> runs, string? baselineReport, string outDir, ScenarioRunOptions options,
+        TextWriter output, TextWriter error, CancellationToken cancellationToken, string? stemName = null)
+    {
+        var plan = new List<(LoadProfile Profile, Uri Target)>();
+        foreach (var (file, url) in runs)
+        {
+            if (!LoopbackGuard.TryValidate(url, out var uri, out var problem))
+            {
+                error.WriteLine("adctr-load: " + problem);
+                return UsageError;
+            }
+
+            try
+            {
+                plan.Add((LoadProfile.Load(file), uri!));
+            }
+            catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException or IOException)
+            {
+                error.WriteLine("adctr-load: " + e.Message);
+                return UsageError;
+            }
+        }
+
+        double? earlierBaseline = null;
+        if (baselineReport is not null)
+        {
+            try
+            {
+                earlierBaseline = SuiteReport.FromJson(await File.ReadAllTextAsync(baselineReport, cancellationToken).ConfigureAwait(false)).BaselineMaxRate;
+            }
+            catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidDataException)
+            {
+                error.WriteLine("adctr-load: cannot read the baseline report: " + e.Message);
+                return UsageError;
+            }
+        }
+
+        var report = new SuiteReport
+        {
+            StartedAt = DateTimeOffset.UtcNow,
+            Machine = SuiteReport.MachineDescription(),
+            Generator = "adctr-load on the same machine as the target (the generator shares the cores); " +
+                (options.SpinMicros > 0 ? options.SpinMicros + " us spin before sends" : "sleep-based scheduler"),
+        };
+        var failed = false;
+        foreach (var (profile, target) in plan)
+        {
+            var scenario = await ScenarioRunner.RunAsync(profile, target, options, cancellationToken).ConfigureAwait(false);
+            report.Scenarios.Add(scenario);
+            failed |= scenario.Error is not null;
+            if (options.Smoke && scenario.Steps.Any(s => s.Errors > 0))
+            {
+                failed = true;
+                error.WriteLine("adctr-load: smoke of " + profile.Name + " had errors: " +
+                    string.Join(", ", scenario.Steps.SelectMany(s => s.ErrorsByKind).Select(kv => kv.Key + " " + kv.Value)));
+            }
+        }
+
+        report.ApplyBaseline(earlierBaseline);
+        Directory.CreateDirectory(outDir);
+        var stem = Path.Combine(outDir, stemName ?? "loadtest-" + plan[0].Profile.Name);
+        await File.WriteAllTextAsync(stem + ".json", report.ToJson(), cancellationToken).ConfigureAwait(false);
+        await File.WriteAllTextAsync(stem + ".md", TableFormatter.Markdown(report), cancellationToken).ConfigureAwait(false);
+        output.WriteLine();
+        output.WriteLine("reports: " + stem + ".md, " + stem + ".json");
+        if (report.BaselineMaxRate is { } b)
+        {
+            output.WriteLine(FormattableString.Invariant($"baseline max rate: {b:0}/s"));
+        }
+
+        return failed ? 1 : 0;
+    }
+}
