@@ -24,7 +24,8 @@ internal static class ExamplesApi
             .Accepts<ExampleDocument[]>("application/json", "application/x-ndjson")
             .Produces<ExamplesResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return group;
     }
 
@@ -46,7 +47,15 @@ internal static class ExamplesApi
         {
             if (parsed.Batch.Count > 0)
             {
-                await ingestor.IngestAsync(parsed.Batch, parsed.CampaignIds, parsed.Lines, context.RequestAborted).ConfigureAwait(false);
+                try
+                {
+                    await ingestor.IngestAsync(parsed.Batch, parsed.CampaignIds, parsed.Lines, context.RequestAborted).ConfigureAwait(false);
+                }
+                catch (AdCtr.Server.Durability.ServiceClosingException e)
+                {
+                    // Shutting down: nothing of this batch was logged or learned; the client may retry elsewhere.
+                    return TypedResults.Problem(detail: e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "shutting down", type: "https://adctr.dev/problems/unavailable");
+                }
             }
 
             metrics.ExamplesLearned(parsed.Batch.Count, parsed.Rejected.Count);
