@@ -37,7 +37,7 @@ public static class EvalCommand
         var strict = new Option<bool>("--strict") { Description = "A malformed line is an error (exit 1) instead of being counted and skipped" };
         var alpha = new Option<double>("--alpha") { Description = "FTRL alpha of the global model", DefaultValueFactory = _ => 0.1 };
         var l1 = new Option<double>("--l1") { Description = "FTRL L1 of the global model", DefaultValueFactory = _ => 1.0 };
-        var threads = new Option<int>("--threads") { Description = "1, or 2 to read and encode on a second thread (online model)", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int>("--threads") { Description = "2 (default): read and encode on a second thread, learn on this one (online model); 1: all on one thread", DefaultValueFactory = _ => 2 };
         threads.AcceptOnlyFromAmong("1", "2");
         var l2 = new Option<double>("--l2") { Description = "L2 of the global model (FTRL) and of the batch model", DefaultValueFactory = _ => 1.0 };
 
