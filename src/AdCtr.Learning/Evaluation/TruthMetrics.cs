@@ -21,7 +21,7 @@ public readonly record struct TruthMetrics(
 }
 
 /// <summary>Running sums behind <see cref="TruthMetrics"/>.</summary>
-internal struct TruthSums
+public struct TruthSums
 {
     public long Examples;
     public double WeightSum;

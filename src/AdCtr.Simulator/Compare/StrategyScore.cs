@@ -173,30 +173,6 @@ public sealed class StrategyScore
 
     private static double ProbabilityOfBin(int b) => Glmix.Sigmoid((((double)b / Bins) * 2 * LogitRange) - LogitRange);
 
-    /// <summary>Running sums behind <see cref="TruthMetrics"/>.</summary>
-    internal struct TruthSums
-    {
-        private long _examples;
-        private double _weight;
-        private double _absolute;
-        private double _squared;
-        private double _oracle;
-
-        public void Add(double p, int label, double weight, double truth)
-        {
-            var d = p - truth;
-            _examples++;
-            _weight += weight;
-            _absolute += weight * Math.Abs(d);
-            _squared += weight * d * d;
-            _oracle += weight * LogLoss.Of(truth, label);
-        }
-
-        public readonly TruthMetrics ToMetrics() => _weight > 0
-            ? new TruthMetrics(_examples, _weight, _absolute / _weight, Math.Sqrt(_squared / _weight), _oracle / _weight)
-            : TruthMetrics.Empty with { Examples = _examples };
-    }
-
     /// <summary>Windows of one length: an exact accumulator for the open window, results for the closed ones.</summary>
     private sealed class WindowSeries(double hours)
     {
