@@ -23,5 +23,5 @@ var config = ManualConfig.Create(DefaultConfig.Instance)
     .AddJob(job)
     .AddColumn(StatisticColumn.Median, StatisticColumn.OperationsPerSecond, new AllocationBudgetColumn());
 
-var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+var summaries = BenchmarkSwitcher.FromAssembly(typeof(LearnerBenchmarks).Assembly).Run(args, config);
 return AllocationBudgetColumn.Check(summaries, Console.Out) ? 0 : 1;

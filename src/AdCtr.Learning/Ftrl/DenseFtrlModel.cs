@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace AdCtr.Learning.Ftrl;
 
@@ -59,31 +61,82 @@ public sealed class DenseFtrlModel : IFtrlModel
     /// <summary>The interleaved (z, n) state, for snapshots.</summary>
     internal Span<float> State => _zn;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public double Dot(ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> weights)
     {
+        if (indices.Length > values.Length || indices.Length > weights.Length)
+        {
+            throw new ArgumentException("indices, values and weights differ in length");
+        }
+
+        return DotCore(indices, values, weights, storeWeights: true);
+    }
+
+    public double Dot(ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
+    {
+        if (indices.Length > values.Length)
+        {
+            throw new ArgumentException("indices and values differ in length");
+        }
+
+        return DotCore(indices, values, default, storeWeights: false);
+    }
+
+    /// <summary>
+    /// Sum of w_i x_i, eight coordinates at a time where AVX2 is available: the (z, n) pairs of eight
+    /// scattered coordinates are fetched with two gathers (all loads issued before any arithmetic, so
+    /// their cache misses overlap), and the lazy FTRL weights are computed with one vector sqrt and
+    /// one vector division. Each weight is bit-identical to <see cref="FtrlMath.Weight"/> (IEEE sqrt and
+    /// division are correctly rounded, and nothing is fused); only the order in which the products
+    /// are summed (in double) differs from a sequential loop.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe double DotCore(ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> weights, bool storeWeights)
+    {
         ref var zn = ref MemoryMarshal.GetArrayDataReference(_zn);
+        var k = 0;
         var sum = 0.0;
-        for (var k = 0; k < indices.Length; k++)
+        if (Avx2.IsSupported && indices.Length >= Vector256<int>.Count)
+        {
+            var mask = Vector256.Create(_mask);
+            var acc0 = Vector256<double>.Zero;
+            var acc1 = Vector256<double>.Zero;
+            fixed (float* state = _zn)
+            fixed (int* idx = indices)
+            fixed (float* val = values)
+            {
+                var last = indices.Length - Vector256<int>.Count;
+                for (; k <= last; k += Vector256<int>.Count)
+                {
+                    // Index i of the coordinate, scale 8 bytes = one (z, n) pair: no overflow below 2^31 pairs.
+                    var slot = Avx2.And(Avx.LoadVector256(idx + k), mask);
+                    var z = Avx2.GatherVector256(state, slot, 8);
+                    var n = Avx2.GatherVector256(state + 1, slot, 8);
+                    var w = _math.Weights(z, n);
+                    if (storeWeights)
+                    {
+                        w.StoreUnsafe(ref MemoryMarshal.GetReference(weights), (nuint)k);
+                    }
+
+                    var product = w * Avx.LoadVector256(val + k);
+                    var (lower, upper) = Vector256.Widen(product);
+                    acc0 += lower;
+                    acc1 += upper;
+                }
+            }
+
+            sum = Vector256.Sum(acc0 + acc1);
+        }
+
+        for (; k < indices.Length; k++)
         {
             var i = (nint)(uint)(indices[k] & _mask) << 1;
             var w = _math.Weight(Unsafe.Add(ref zn, i), Unsafe.Add(ref zn, i + 1));
-            weights[k] = w;
+            if (storeWeights)
+            {
+                weights[k] = w;
+            }
+
             sum += w * values[k];
-        }
-
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public double Dot(ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
-    {
-        ref var zn = ref MemoryMarshal.GetArrayDataReference(_zn);
-        var sum = 0.0;
-        for (var k = 0; k < indices.Length; k++)
-        {
-            var i = (nint)(uint)(indices[k] & _mask) << 1;
-            sum += _math.Weight(Unsafe.Add(ref zn, i), Unsafe.Add(ref zn, i + 1)) * values[k];
         }
 
         return sum;

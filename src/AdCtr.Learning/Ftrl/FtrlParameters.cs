@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
 namespace AdCtr.Learning.Ftrl;
 
 /// <summary>
@@ -57,7 +60,7 @@ internal readonly struct FtrlMath
     }
 
     /// <summary>w_i = 0 if |z| &lt;= L1, else -(z - sign(z) L1) / ((beta + sqrt(n)) / alpha + L2).</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Weight(float z, float n)
     {
         var az = MathF.Abs(z);
@@ -70,9 +73,25 @@ internal readonly struct FtrlMath
     }
 
     /// <summary>
+    /// <see cref="Weight"/> for eight coordinates at once, branch-free: the same operations in the same
+    /// order, so each lane is bit-identical to the scalar weight.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Weights(Vector256<float> z, Vector256<float> n)
+    {
+        var signBit = Vector256.Create(-0f);
+        var l1 = Vector256.Create(_l1);
+        var active = Vector256.GreaterThan(Vector256.AndNot(z, signBit), l1);
+        var numerator = z - (l1 | (z & signBit));
+        var denominator = ((Vector256.Create(_beta) + Vector256.Sqrt(n)) * Vector256.Create(_invAlpha))
+            + Vector256.Create(_l2);
+        return Vector256.ConditionalSelect(active, -(numerator / denominator), Vector256<float>.Zero);
+    }
+
+    /// <summary>
     /// sigma = (sqrt(n + g^2) - sqrt(n)) / alpha; z += g - sigma w; n += g^2. Returns the new (z, n).
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Update(ref float z, ref float n, float g, float w)
     {
         var n0 = n;

@@ -164,4 +164,55 @@ public class FtrlModelTests
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new DenseFtrlModel(4, new FtrlParameters(alpha, beta, l1, l2)));
     }
+
+    /// <summary>
+    /// The dense dot product runs eight coordinates at a time (gathers + vector sqrt/division) where AVX2
+    /// exists. For every length 0..70 (full vectors and every tail) and states that include z exactly at
+    /// +-L1, z = 0, n = 0 and large n, each weight it reports must be bit-identical to the scalar
+    /// <see cref="DenseFtrlModel.WeightOf"/>, the prediction-only overload must return exactly the same
+    /// sum as the one that keeps the weights, and the sum must equal a sequential double sum of the same
+    /// float products up to summation order: 40 terms of size &lt;= 1 in double differ by at most
+    /// about 40 * 2^-52 relative, so 1e-12 absolute is a loose but failing-capable bound (a single wrong
+    /// lane moves the sum by the size of a weight, at least 1e-4 here).
+    /// </summary>
+    [Fact]
+    public void DenseDot_EveryLengthAndEdgeState_MatchesScalarWeightsExactly()
+    {
+        var p = new FtrlParameters(Alpha: 0.1, Beta: 1.0, L1: 0.25, L2: 0.5);
+        var model = new DenseFtrlModel(10, p);
+        var rng = new Random(20261121);
+        float[] specialZ = [0f, 0.25f, -0.25f, 0.2500001f, -0.2500001f, 3f, -7.5f];
+        for (var i = 0; i < model.Dimension; i++)
+        {
+            var z = i % 3 == 0 ? specialZ[rng.Next(specialZ.Length)] : (float)((rng.NextDouble() * 8) - 4);
+            var n = i % 5 == 0 ? 0f : (float)(rng.NextDouble() * 1000);
+            model.SetState(i, z, n);
+        }
+
+        for (var length = 0; length <= 70; length++)
+        {
+            var indices = new int[length];
+            var values = new float[length];
+            for (var k = 0; k < length; k++)
+            {
+                // Some indices above the dimension: the model masks them, and so must the gathers.
+                indices[k] = rng.Next(0, 3 * model.Dimension);
+                values[k] = k % 4 == 0 ? 1f : (float)rng.NextDouble();
+            }
+
+            var weights = new float[length];
+            var withWeights = model.Dot(indices, values, weights);
+            var withoutWeights = model.Dot(indices, values);
+            var sequential = 0.0;
+            for (var k = 0; k < length; k++)
+            {
+                var expected = model.WeightOf(indices[k]);
+                Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(weights[k]));
+                sequential += expected * values[k];
+            }
+
+            Assert.Equal(withWeights, withoutWeights);
+            Assert.InRange(withWeights - sequential, -1e-12, 1e-12);
+        }
+    }
 }
