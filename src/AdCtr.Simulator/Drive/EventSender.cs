@@ -26,6 +26,7 @@ internal sealed class EventSender(HttpClient http, DriveSettings settings, TimeP
 
     public long Impressions { get; private set; }
 
+    /// <summary>Clicks sent when due (with their impression when the delay is 0).</summary>
     public long ClicksOnTime { get; private set; }
 
     public long ClicksFlushedEarly { get; private set; }
@@ -57,18 +58,20 @@ internal sealed class EventSender(HttpClient http, DriveSettings settings, TimeP
             _pending.Add((false, impressionId));
             if (clicked)
             {
-                var wall = TimeSpan.FromSeconds(clickDelaySeconds * settings.ClickDelayScale);
-                if (wall >= settings.AttributionWindow)
+                // In seconds (a double): a scaled delay can exceed what a TimeSpan holds.
+                var wall = clickDelaySeconds * settings.ClickDelayScale;
+                if (wall >= settings.AttributionWindow.TotalSeconds)
                 {
                     ClicksBeyondWindow++;
                 }
-                else if (wall <= TimeSpan.Zero)
+                else if (wall <= 0)
                 {
                     _pending.Add((true, impressionId));
+                    ClicksOnTime++;
                 }
                 else
                 {
-                    _scheduled.Enqueue(impressionId, time.GetTimestamp() + (long)(wall.TotalSeconds * time.TimestampFrequency));
+                    _scheduled.Enqueue(impressionId, time.GetTimestamp() + (long)(wall * time.TimestampFrequency));
                 }
             }
 
