@@ -28,7 +28,7 @@ public static class DriveReport
             ("log loss vs clicks: server / truth (oracle)", F(q.LogLoss, "0.00000") + " / " + F(q.OracleLogLoss, "0.00000")),
             ("expected log loss vs true p: server / truth", F(q.ExpectedLogLoss, "0.00000") + " / " + F(q.OracleExpectedLogLoss, "0.00000")),
             ("calibration: sum pred / sum true p, / clicks", F(q.CalibrationVsTruth, "0.000") + ", " + F(q.CalibrationVsClicks, "0.000")),
-            ("AUC vs clicks, mean |pred - true p|", F(q.Auc, "0.0000") + ", " + F(q.MeanAbsoluteError, "0.00000")),
+            ("AUC vs clicks, mean abs(pred - true p)", F(q.Auc, "0.0000") + ", " + F(q.MeanAbsoluteError, "0.00000")),
             ("revenue (CPC: sum of bids of clicks)", F(q.Revenue, "0.00")),
             ("expected revenue: shown / oracle", F(q.ExpectedRevenue, "0.00") + " / " + F(q.OracleExpectedRevenue, "0.00")),
             ("regret (oracle - shown, expected)", F(q.Regret, "0.00") + " (" + F(q.OracleExpectedRevenue > 0 ? 100 * q.Regret / q.OracleExpectedRevenue : double.NaN, "0.0") + " %; oracle's pick " + I(q.OracleAgreements) + " times)"),
