@@ -246,6 +246,11 @@ public sealed class DriveRunner
         {
             Error("transport");
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Nothing else is expected; counting it keeps served + errors == sent for a fire-and-forget request.
+            Error("internal_" + e.GetType().Name);
+        }
         finally
         {
             _inFlight.Release();
