@@ -22,6 +22,7 @@ public static class Program
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
+        root.Subcommands.Add(DriveCommand.Create());
         return root;
     }
 

@@ -81,19 +81,37 @@ public readonly record struct ExampleRecord
     public string GetFeatureValue(int i) => i == 0 ? AdCategory : throw new ArgumentOutOfRangeException(nameof(i));
 
     /// <summary>The record of an impression with a given importance weight.</summary>
-    public static ExampleRecord From(AdWorld world, in SimImpression impression, double weight)
+    public static ExampleRecord From(AdWorld world, in SimImpression impression, double weight) =>
+        Build(world, impression.Request, impression.AdIndex) with
+        {
+            Label = impression.Clicked ? 1 : 0,
+            Weight = weight,
+            TrueCtr = impression.TrueProbability,
+            ClickDelaySeconds = impression.Clicked && world.Scenario.ClickDelay is not null ? impression.ClickDelaySeconds : null,
+        };
+
+    /// <summary>
+    /// The fields of a candidate ad of a request before it is shown (what a predict call sends): label 0, weight
+    /// 1, <see cref="TrueCtr"/> the candidate's true click probability.
+    /// </summary>
+    public static ExampleRecord ForCandidate(AdWorld world, in SimRequest request, int adIndex) =>
+        Build(world, request, adIndex) with
+        {
+            Weight = 1,
+            TrueCtr = world.TrueClickProbability(request, adIndex),
+        };
+
+    /// <summary>The one mapping from world entities to field values (ids, context, ad category).</summary>
+    private static ExampleRecord Build(AdWorld world, in SimRequest request, int adIndex)
     {
         ArgumentNullException.ThrowIfNull(world);
-        var request = impression.Request;
-        var ad = world.AdArray[impression.AdIndex];
+        var ad = world.AdArray[adIndex];
         var campaign = world.CampaignArray[ad.CampaignIndex];
         ref readonly var user = ref world.UserArray[request.UserIndex];
         var context = request.Context;
         return new ExampleRecord
         {
             Timestamp = request.Time,
-            Label = impression.Clicked ? 1 : 0,
-            Weight = weight,
             CampaignId = campaign.Id,
             AdId = ad.Id,
             AdvertiserId = world.Advertisers[campaign.AdvertiserIndex].Id,
@@ -107,8 +125,6 @@ public readonly record struct ExampleRecord
             Hour = WorldVocabulary.Hours[context.Hour],
             Weekday = WorldVocabulary.Weekdays[context.Weekday - 1],
             AdCategory = WorldVocabulary.Categories[campaign.Category],
-            TrueCtr = impression.TrueProbability,
-            ClickDelaySeconds = impression.Clicked && world.Scenario.ClickDelay is not null ? impression.ClickDelaySeconds : null,
         };
     }
 }
