@@ -53,8 +53,9 @@ internal static class CampaignsApi
         return TypedResults.Ok(new CampaignPage(ids.Count, skip, take, page));
     }
 
-    internal static Ok<ModelSummary> Models(CtrEngine engine)
+    internal static Ok<ModelSummary> Models(CtrEngine engine, Microsoft.Extensions.Options.IOptions<Joiner.JoinerOptions> joinerOptions)
     {
+        var joiner = joinerOptions.Value;
         var (coordinates, bytes) = engine.CampaignModelSize();
         var stats = engine.GlobalStatistics();
         return TypedResults.Ok(new ModelSummary(
@@ -63,7 +64,8 @@ internal static class CampaignsApi
             new PartSummary(engine.Global.Coordinates, engine.Global.MemoryBytes),
             new CampaignsSummary(engine.KnownCampaigns, coordinates, bytes),
             new QualitySummary(stats.Examples, Finite(stats.LogLoss), Finite(stats.NormalizedEntropy), Finite(stats.CalibrationRatio)),
-            new CalibrationSummary(engine.Calibration.Current.GetType().Name, engine.Calibration.Fits)));
+            new CalibrationSummary(engine.Calibration.Current.GetType().Name, engine.Calibration.Fits),
+            new JoinerSummary(joiner.Enabled, joiner.Policy, joiner.AttributionWindow.TotalSeconds)));
     }
 
     private static double? Finite(double v) => double.IsFinite(v) ? v : null;
@@ -81,4 +83,7 @@ internal sealed record QualitySummary(long Examples, double? LogLoss, double? No
 
 internal sealed record CalibrationSummary(string Calibrator, long Fits);
 
-internal sealed record ModelSummary(long Version, SpecSummary Spec, PartSummary Global, CampaignsSummary Campaigns, QualitySummary Progressive, CalibrationSummary Calibration);
+/// <summary>How events become examples: clients (e.g. <c>adctr-sim drive</c>) need the policy and window to read results.</summary>
+internal sealed record JoinerSummary(bool Enabled, string Policy, double AttributionWindowSeconds);
+
+internal sealed record ModelSummary(long Version, SpecSummary Spec, PartSummary Global, CampaignsSummary Campaigns, QualitySummary Progressive, CalibrationSummary Calibration, JoinerSummary Joiner);

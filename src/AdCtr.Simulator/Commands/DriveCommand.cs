@@ -43,7 +43,7 @@ public static class DriveCommand
             new Option<bool>("--allow-remote") { Description = "Allow a --server that is not a loopback address" },
             new Option<int>("--max-in-flight") { Description = "Predict requests in flight at once", DefaultValueFactory = _ => 64 },
             new Option<double>("--click-delay-scale") { Description = "Wall seconds per simulated second of click delay (1 = real time)", DefaultValueFactory = _ => 1.0 },
-            new Option<string>("--attribution-window") { Description = "The server's AdCtr:Joiner:AttributionWindow; later clicks are not sent", DefaultValueFactory = _ => "15m" },
+            new Option<string>("--attribution-window") { Description = "Clicks later than this are not sent (default: the window the server reports in /v1/models, else 15m)" },
             new Option<string>("--timeout") { Description = "Per predict and events call", DefaultValueFactory = _ => "10s" },
             new Option<int>("--event-batch") { Description = "Post events when this many are queued", DefaultValueFactory = _ => 1000 },
             new Option<string>("--flush-interval") { Description = "... or this long after the previous post", DefaultValueFactory = _ => "100ms" });
@@ -139,8 +139,9 @@ public static class DriveCommand
             return Usage("--duration must be a positive time such as 30s, 2m, 1h or 500ms, not '" + r.GetValue(o.Duration) + "'");
         }
 
-        TimeSpan window, timeout, flush;
-        if (!TryParseDuration(r.GetValue(o.AttributionWindow), out window))
+        TimeSpan window = default, timeout, flush;
+        var windowText = r.GetValue(o.AttributionWindow);
+        if (windowText is not null && !TryParseDuration(windowText, out window))
         {
             return Usage("--attribution-window must be a positive time such as 15m");
         }
@@ -165,7 +166,7 @@ public static class DriveCommand
             EventBatchSize = r.GetValue(o.EventBatch),
             FlushInterval = flush,
             ClickDelayScale = r.GetValue(o.ClickDelayScale),
-            AttributionWindow = window,
+            AttributionWindow = windowText is null ? TimeSpan.FromMinutes(15) : window,
         };
         try
         {
@@ -193,6 +194,21 @@ public static class DriveCommand
         {
             stderr.WriteLine("adctr-sim: cannot reach " + server + ": " + Program.OneLine(reachable));
             return 1;
+        }
+
+        var joiner = await ReadJoinerAsync(http, timeout, ct).ConfigureAwait(false);
+        if (joiner is { } j)
+        {
+            if (windowText is null)
+            {
+                settings = settings with { AttributionWindow = j.Window };
+            }
+
+            var warning = JoinerWarning(j, settings);
+            if (warning is not null)
+            {
+                stderr.WriteLine("adctr-sim: warning: " + warning);
+            }
         }
 
         var runner = new DriveRunner(AdWorld.Create(scenario, r.GetValue(o.Seed)), http, settings, TimeProvider.System);
@@ -228,6 +244,61 @@ public static class DriveCommand
         }
 
         return 0;
+    }
+
+    /// <summary>The server's joiner settings (<c>GET /v1/models</c>, member <c>joiner</c>).</summary>
+    public readonly record struct ServerJoiner(bool Enabled, string Policy, TimeSpan Window);
+
+    /// <summary>
+    /// Why this drive's figures would mislead, or null. Under the <c>wait</c> policy an impression becomes a
+    /// negative example only when its attribution window runs out, so a drive shorter than the window teaches
+    /// the server its clicks but (almost) none of its negatives: the predictions it measures are inflated.
+    /// </summary>
+    public static string? JoinerWarning(ServerJoiner joiner, DriveSettings settings)
+    {
+        if (!joiner.Enabled)
+        {
+            return "the server's joiner is disabled (AdCtr:Joiner:Enabled=false): events are not learned, so the model will not change during the drive";
+        }
+
+        if (joiner.Policy == "wait" && settings.Duration < joiner.Window)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"the server's joiner policy is 'wait' with a {joiner.Window.TotalMinutes:0.##} min window, longer than this {settings.Duration.TotalSeconds:0.#} s drive: impressions become negatives only when their window runs out, so the server will learn this drive's clicks but not its negatives and its predictions will be inflated. Start the server with --AdCtr:Joiner:Policy=fake-negative, or with a window shorter than the drive.");
+        }
+
+        return null;
+    }
+
+    /// <summary>Reads <c>joiner</c> from <c>GET /v1/models</c>; null when the server does not report it.</summary>
+    private static async Task<ServerJoiner?> ReadJoinerAsync(HttpClient http, TimeSpan timeout, CancellationToken ct)
+    {
+        try
+        {
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(timeout);
+            using var response = await http.GetAsync("v1/models", cts.Token).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                return null;
+            }
+
+            using var doc = await System.Text.Json.JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cts.Token).ConfigureAwait(false), cancellationToken: cts.Token).ConfigureAwait(false);
+            if (doc.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object
+                || !doc.RootElement.TryGetProperty("joiner", out var joiner)
+                || !joiner.TryGetProperty("enabled", out var enabled) || enabled.ValueKind is not (System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False)
+                || !joiner.TryGetProperty("policy", out var policy) || policy.ValueKind != System.Text.Json.JsonValueKind.String
+                || !joiner.TryGetProperty("attributionWindowSeconds", out var seconds) || !seconds.TryGetDouble(out var s) || !(s > 0) || s > TimeSpan.MaxValue.TotalSeconds)
+            {
+                return null;
+            }
+
+            return new ServerJoiner(enabled.GetBoolean(), policy.GetString()!, TimeSpan.FromSeconds(s));
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>GET /health/live; null when the server answers, else why not.</summary>

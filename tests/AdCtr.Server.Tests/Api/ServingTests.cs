@@ -138,6 +138,8 @@ public sealed class ServingTests
         var models = JsonDocument.Parse(await server.Client.GetStringAsync("/v1/models")).RootElement;
         Assert.Equal(105, models.GetProperty("version").GetInt64());
         Assert.Equal(2, models.GetProperty("campaigns").GetProperty("count").GetInt32());
+        Assert.Equal("wait", models.GetProperty("joiner").GetProperty("policy").GetString());
+        Assert.Equal(15 * 60, models.GetProperty("joiner").GetProperty("attributionWindowSeconds").GetDouble());
     }
 
     [Fact]

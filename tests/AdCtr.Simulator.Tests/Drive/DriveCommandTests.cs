@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AdCtr.Simulator.Commands;
+using AdCtr.Simulator.Drive;
 using AdCtr.Simulator.Tests.Support;
 
 namespace AdCtr.Simulator.Tests.Drive;
@@ -112,6 +113,33 @@ public sealed class DriveCommandTests
         Assert.Equal(120, root.GetProperty("impressions").GetInt64());
         var events = root.GetProperty("events");
         Assert.Equal(120 + events.GetProperty("clicksSent").GetInt64(), events.GetProperty("accepted").GetInt64());
+    }
+
+    [Fact]
+    public async Task Drive_WaitPolicyServerShorterThanWindow_WarnsOnStderrAndStillRuns()
+    {
+        // The server's default joiner: 'wait' with a 15 min window, longer than the 5 min drive.
+        await using var server = await LoopbackServer.StartAsync();
+        var (code, stdout, stderr) = await Task.Run(() => Run(
+            "drive", "--server", server.Address.AbsoluteUri, "--scenario", "stationary", "--duration", "5m",
+            "--rate", "0", "--max-requests", "20", "--max-in-flight", "2", "--json"));
+        Assert.True(code == 0, stderr);
+        var warning = Assert.Single(stderr.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("adctr-sim: warning: the server's joiner policy is 'wait' with a 15 min window", warning);
+        Assert.Equal(20, JsonDocument.Parse(stdout).RootElement.GetProperty("served").GetInt64());
+    }
+
+    [Theory]
+    [InlineData(true, "wait", 900, 300, true)]
+    [InlineData(true, "wait", 60, 300, false)]
+    [InlineData(true, "wait", 300, 300, false)]
+    [InlineData(true, "fake-negative", 900, 300, false)]
+    [InlineData(false, "fake-negative", 900, 300, true)]
+    public void JoinerWarning_PolicyWindowAndDuration_WarnsOnlyWhenFiguresMislead(bool enabled, string policy, int windowSeconds, int durationSeconds, bool warns)
+    {
+        var joiner = new DriveCommand.ServerJoiner(enabled, policy, TimeSpan.FromSeconds(windowSeconds));
+        var settings = new DriveSettings { Duration = TimeSpan.FromSeconds(durationSeconds) };
+        Assert.Equal(warns, DriveCommand.JoinerWarning(joiner, settings) is not null);
     }
 
     private static (int Code, string Stdout, string Stderr) Run(params string[] args)
