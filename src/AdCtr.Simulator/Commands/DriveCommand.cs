@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
+using System.Text.Json;
 using AdCtr.Simulator.Drive;
 using AdCtr.Simulator.World;
 
@@ -273,21 +274,19 @@ public static class DriveCommand
     /// <summary>Reads <c>joiner</c> from <c>GET /v1/models</c>; null when the server does not report it.</summary>
     private static async Task<ServerJoiner?> ReadJoinerAsync(HttpClient http, TimeSpan timeout, CancellationToken ct)
     {
+        var (body, _) = await GetAsync(http, "v1/models", timeout, ct).ConfigureAwait(false);
+        if (body is null)
+        {
+            return null;
+        }
+
         try
         {
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            cts.CancelAfter(timeout);
-            using var response = await http.GetAsync("v1/models", cts.Token).ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode)
-            {
-                return null;
-            }
-
-            using var doc = await System.Text.Json.JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cts.Token).ConfigureAwait(false), cancellationToken: cts.Token).ConfigureAwait(false);
-            if (doc.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object
+            using var doc = JsonDocument.Parse(body);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object
                 || !doc.RootElement.TryGetProperty("joiner", out var joiner)
-                || !joiner.TryGetProperty("enabled", out var enabled) || enabled.ValueKind is not (System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False)
-                || !joiner.TryGetProperty("policy", out var policy) || policy.ValueKind != System.Text.Json.JsonValueKind.String
+                || !joiner.TryGetProperty("enabled", out var enabled) || enabled.ValueKind is not (JsonValueKind.True or JsonValueKind.False)
+                || !joiner.TryGetProperty("policy", out var policy) || policy.ValueKind != JsonValueKind.String
                 || !joiner.TryGetProperty("attributionWindowSeconds", out var seconds) || !seconds.TryGetDouble(out var s) || !(s > 0) || s > TimeSpan.MaxValue.TotalSeconds)
             {
                 return null;
@@ -295,29 +294,35 @@ public static class DriveCommand
 
             return new ServerJoiner(enabled.GetBoolean(), policy.GetString()!, TimeSpan.FromSeconds(s));
         }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
+        catch (JsonException)
         {
             return null;
         }
     }
 
     /// <summary>GET /health/live; null when the server answers, else why not.</summary>
-    private static async Task<string?> CheckReachableAsync(HttpClient http, TimeSpan timeout, CancellationToken ct)
+    private static async Task<string?> CheckReachableAsync(HttpClient http, TimeSpan timeout, CancellationToken ct) =>
+        (await GetAsync(http, "health/live", timeout, ct).ConfigureAwait(false)).Error;
+
+    /// <summary>GET with a timeout: the body of a success, else why not (status, transport error or timeout).</summary>
+    private static async Task<(byte[]? Body, string? Error)> GetAsync(HttpClient http, string path, TimeSpan timeout, CancellationToken ct)
     {
         try
         {
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             cts.CancelAfter(timeout);
-            using var response = await http.GetAsync("health/live", cts.Token).ConfigureAwait(false);
-            return response.IsSuccessStatusCode ? null : "GET /health/live answered " + (int)response.StatusCode;
+            using var response = await http.GetAsync(path, cts.Token).ConfigureAwait(false);
+            return response.IsSuccessStatusCode
+                ? (await response.Content.ReadAsByteArrayAsync(cts.Token).ConfigureAwait(false), null)
+                : (null, "GET /" + path + " answered " + (int)response.StatusCode);
         }
         catch (HttpRequestException e)
         {
-            return e.Message;
+            return (null, e.Message);
         }
         catch (OperationCanceledException)
         {
-            return "no answer within " + timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s";
+            return (null, "no answer within " + timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture) + " s");
         }
     }
 }

@@ -13,7 +13,7 @@ namespace AdCtr.Server.Tests.Support;
 
 /// <summary>
 /// The real server (Kestrel) on 127.0.0.1 with an ephemeral port, as a client would use it, with a clock the
-/// test controls. Each test owns one.
+/// test controls. Each test owns one. Also compiled into AdCtr.Simulator.Tests (drive mode).
 /// </summary>
 internal sealed class LoopbackServer : IAsyncDisposable
 {
@@ -34,6 +34,12 @@ internal sealed class LoopbackServer : IAsyncDisposable
     public ManualClock Clock { get; }
 
     public CtrEngine Engine => _app.Services.GetRequiredService<CtrEngine>();
+
+    /// <summary>Base address, with a trailing slash.</summary>
+    public Uri Address => Client.BaseAddress!;
+
+    /// <summary>A client of its own (the caller disposes it), for code under test that owns its HttpClient.</summary>
+    public HttpClient CreateClient() => new() { BaseAddress = Address };
 
     public static async Task<LoopbackServer> StartAsync(params string[] settings)
     {

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using AdCtr.Simulator.Commands;
 using AdCtr.Simulator.Drive;
-using AdCtr.Simulator.Tests.Support;
+using AdCtr.Server.Tests.Support;
 
 namespace AdCtr.Simulator.Tests.Drive;
 

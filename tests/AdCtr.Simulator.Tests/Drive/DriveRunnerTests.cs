@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using AdCtr.Simulator.Drive;
-using AdCtr.Simulator.Tests.Support;
+using AdCtr.Server.Tests.Support;
 using AdCtr.Simulator.Tests.World;
 
 namespace AdCtr.Simulator.Tests.Drive;
