@@ -126,9 +126,15 @@ public sealed class FreshnessProbe
         _waitUntil = waitUntil ?? SystemWaitUntil;
     }
 
-    /// <summary>A run id unlikely to repeat: the start time in milliseconds (hex) and 16 random bits.</summary>
+    private static int _runs;
+
+    /// <summary>
+    /// A run id that does not repeat: the time in milliseconds (hex), 16 random bits (other processes) and a counter
+    /// (this process).
+    /// </summary>
     public static string NewRunId() =>
-        DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString("x", CultureInfo.InvariantCulture) + Random.Shared.Next(0x10000).ToString("x4", CultureInfo.InvariantCulture);
+        DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString("x", CultureInfo.InvariantCulture) + Random.Shared.Next(0x10000).ToString("x4", CultureInfo.InvariantCulture) +
+        "." + Interlocked.Increment(ref _runs).ToString(CultureInfo.InvariantCulture);
 
     /// <summary>
     /// Probes for one step of <paramref name="during"/>: probe n starts at n x interval after the start (or when the

@@ -222,7 +222,7 @@ public static class ScenarioRunner
         return stages;
     }
 
-    private static async Task WaitReadyAsync(HttpLoadTransport transport, TimeSpan timeout, CancellationToken cancellationToken)
+    internal static async Task WaitReadyAsync(HttpLoadTransport transport, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         var last = "no answer";
