@@ -15,6 +15,7 @@ internal sealed class FakeAdCtrServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly HashSet<string> _issued = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<string, int> _campaignExamples = new(StringComparer.Ordinal);
     private long _next;
 
     private FakeAdCtrServer(WebApplication app) => _app = app;
@@ -40,6 +41,9 @@ internal sealed class FakeAdCtrServer : IAsyncDisposable
         app.MapPost("/v1/predict", server.PredictAsync);
         app.MapPost("/v1/events", server.EventsAsync);
         app.MapPost("/v1/examples", server.ExamplesAsync);
+        app.MapGet("/metrics", server.Metrics);
+        app.MapGet("/v1/models", server.Models);
+        app.MapGet("/v1/campaigns", server.Campaigns);
         await app.StartAsync();
         server.Url = AdCtr.Baseline.BaselineApp.BoundAddresses(app).Single();
         return server;
@@ -102,6 +106,7 @@ internal sealed class FakeAdCtrServer : IAsyncDisposable
     private async Task<IResult> ExamplesAsync(HttpRequest request)
     {
         var lines = await ReadLinesAsync(request);
+        var campaigns = new List<string>(lines.Count);
         foreach (var line in lines)
         {
             using var doc = JsonDocument.Parse(line);
@@ -109,14 +114,62 @@ internal sealed class FakeAdCtrServer : IAsyncDisposable
             {
                 return Results.BadRequest();
             }
+
+            campaigns.Add(doc.RootElement.GetProperty("campaignId").GetString()!);
         }
 
         lock (_issued)
         {
             ExampleLines += lines.Count;
+            foreach (var c in campaigns)
+            {
+                _campaignExamples[c] = _campaignExamples.GetValueOrDefault(c) + 1;
+            }
         }
 
         return Results.Json(new { accepted = lines.Count, rejected = Array.Empty<object>() });
+    }
+
+    /// <summary>Working set 100,000,000 + 1,000 bytes per example learned; GC heap gen0 1,000 + gen2 100 bytes per example.</summary>
+    private IResult Metrics()
+    {
+        int examples;
+        lock (_issued)
+        {
+            examples = ExampleLines;
+        }
+
+        var text = "# TYPE dotnet_gc_last_collection_heap_size_bytes gauge\n" +
+            "dotnet_gc_last_collection_heap_size_bytes{gc_heap_generation=\"gen0\"} 1000\n" +
+            $"dotnet_gc_last_collection_heap_size_bytes{{gc_heap_generation=\"gen2\"}} {100 * examples}\n" +
+            "# TYPE dotnet_process_memory_working_set_bytes gauge\n" +
+            $"dotnet_process_memory_working_set_bytes {100_000_000L + 1000L * examples}\n";
+        return Results.Text(text, "text/plain; version=0.0.4; charset=utf-8");
+    }
+
+    /// <summary>Every campaign has 2 coefficients per example learned, of 48 bytes each.</summary>
+    private IResult Models()
+    {
+        lock (_issued)
+        {
+            var coordinates = 2L * _campaignExamples.Values.Sum();
+            return Results.Json(new
+            {
+                version = ExampleLines,
+                global = new { coordinates = 7, bytes = 1024 },
+                campaigns = new { count = _campaignExamples.Count, coordinates, bytes = 48 * coordinates },
+            });
+        }
+    }
+
+    private IResult Campaigns(int offset, int limit)
+    {
+        lock (_issued)
+        {
+            var page = _campaignExamples.Skip(offset).Take(limit)
+                .Select(kv => new { campaignId = kv.Key, coefficients = 2L * kv.Value, modelBytes = 96L * kv.Value, examples = kv.Value }).ToList();
+            return Results.Json(new { total = _campaignExamples.Count, offset, limit, campaigns = page });
+        }
     }
 
     private static async Task<List<string>> ReadLinesAsync(HttpRequest request)

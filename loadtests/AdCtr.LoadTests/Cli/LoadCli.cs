@@ -1,6 +1,7 @@
 using System.CommandLine;
 using AdCtr.LoadTests.Engine;
 using AdCtr.LoadTests.Http;
+using AdCtr.LoadTests.Memory;
 using AdCtr.LoadTests.Profiles;
 using AdCtr.LoadTests.Reports;
 
@@ -12,7 +13,10 @@ public static class LoadCli
     /// <summary>Exit code for usage errors, including a non-loopback target.</summary>
     public const int UsageError = 2;
 
-    public static RootCommand Build(TextWriter output, TextWriter error)
+    public static RootCommand Build(TextWriter output, TextWriter error) => Build(output, error, null);
+
+    /// <param name="delay">Replaces the waits between the memory command's /metrics readings (tests); null: real time.</param>
+    internal static RootCommand Build(TextWriter output, TextWriter error, Func<TimeSpan, CancellationToken, Task>? delay)
     {
         var smoke = new Option<bool>("--smoke") { Description = "Run each scenario for a few seconds at a low rate; exit 1 if any request failed (correctness, not speed)." };
         var outDir = new Option<string>("--out") { Description = "Directory for the Markdown and JSON reports.", DefaultValueFactory = _ => "artifacts/loadtests" };
@@ -36,7 +40,67 @@ public static class LoadCli
         suite.SetAction((parse, ct) => SuiteAsync(parse.GetRequiredValue(profiles), parse.GetRequiredValue(serverUrl), parse.GetRequiredValue(baselineUrl),
             parse.GetValue(only), parse.GetRequiredValue(outDir), Options(parse, smoke, maxSeconds, spin, ready, output), output, error, ct));
 
-        return new RootCommand("adctr-load: open-model load tests for the AdCtr server, reported against an HTTP baseline.") { run, suite };
+        var memTarget = new Option<string>("--target") { Description = "Base URL of the AdCtr server (loopback only).", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
+        var campaigns = new Option<int>("--campaigns") { Description = "Distinct campaigns to create (1..100000).", DefaultValueFactory = _ => 10_000 };
+        var perCampaign = new Option<int>("--examples-per-campaign") { Description = "Examples per campaign (1..10000); 200 gives about 400 campaign coordinates each.", DefaultValueFactory = _ => 200 };
+        var batch = new Option<int>("--batch") { Description = "Examples per NDJSON request (1..10000).", DefaultValueFactory = _ => 1000 };
+        var settle = new Option<int>("--settle-polls") { Description = "At most this many /metrics readings, 1 s apart, until the RSS settles (1..60).", DefaultValueFactory = _ => 10 };
+        var memory = new Command("memory", "Feed examples spread over many campaigns and report the server's RSS and model sizes before and after.")
+            { memTarget, campaigns, perCampaign, batch, settle, outDir, ready };
+        memory.SetAction((parse, ct) => MemoryAsync(parse.GetRequiredValue(memTarget), new MemoryOptions
+        {
+            Campaigns = parse.GetValue(campaigns),
+            ExamplesPerCampaign = parse.GetValue(perCampaign),
+            BatchSize = parse.GetValue(batch),
+            SettlePolls = parse.GetValue(settle),
+        }, parse.GetRequiredValue(outDir), TimeSpan.FromSeconds(Math.Clamp(parse.GetValue(ready), 0, 600)), output, error, delay, ct));
+
+        return new RootCommand("adctr-load: open-model load tests for the AdCtr server, reported against an HTTP baseline.") { run, suite, memory };
+    }
+
+    /// <summary>The <c>memory</c> command; <paramref name="delay"/> replaces the waits between /metrics readings (tests).</summary>
+    private static async Task<int> MemoryAsync(string url, MemoryOptions options, string outDir, TimeSpan readyTimeout, TextWriter output, TextWriter error,
+        Func<TimeSpan, CancellationToken, Task>? delay, CancellationToken cancellationToken)
+    {
+        if (!LoopbackGuard.TryValidate(url, out var uri, out var problem))
+        {
+            error.WriteLine("adctr-load: " + problem);
+            return UsageError;
+        }
+
+        if (options.Campaigns is < 1 or > 100_000 || options.ExamplesPerCampaign is < 1 or > 10_000 || options.BatchSize is < 1 or > 10_000 || options.SettlePolls is < 1 or > 60)
+        {
+            error.WriteLine("adctr-load: --campaigns must be in 1..100000, --examples-per-campaign and --batch in 1..10000, --settle-polls in 1..60");
+            return UsageError;
+        }
+
+        using var transport = new HttpLoadTransport(uri!, 4, TimeSpan.FromSeconds(30));
+        output.WriteLine(FormattableString.Invariant($"== memory -> {uri}: {options.Campaigns} campaigns x {options.ExamplesPerCampaign} examples in batches of {options.BatchSize}"));
+        try
+        {
+            await ScenarioRunner.WaitReadyAsync(transport, readyTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException e)
+        {
+            error.WriteLine("adctr-load: " + e.Message);
+            return 1;
+        }
+
+        var report = await new MemoryProbe(transport.ExchangeAsync, options, delay, output).RunAsync(uri!, cancellationToken).ConfigureAwait(false);
+        Directory.CreateDirectory(outDir);
+        var stem = Path.Combine(outDir, "memory");
+        await File.WriteAllTextAsync(stem + ".json", report.ToJson(), cancellationToken).ConfigureAwait(false);
+        var markdown = report.ToMarkdown();
+        await File.WriteAllTextAsync(stem + ".md", markdown, cancellationToken).ConfigureAwait(false);
+        output.WriteLine(markdown);
+        output.WriteLine("reports: " + stem + ".md, " + stem + ".json");
+        if (report.Error is not null)
+        {
+            error.WriteLine("adctr-load: memory run failed: " + report.Error);
+            return 1;
+        }
+
+        return 0;
     }
 
     private static ScenarioRunOptions Options(ParseResult parse, Option<bool> smoke, Option<double?> maxSeconds, Option<int> spin, Option<double> ready, TextWriter output) => new()

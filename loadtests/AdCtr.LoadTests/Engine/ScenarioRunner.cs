@@ -82,6 +82,14 @@ public static class ScenarioRunner
         }
 
         report = report with { Mix = feed.KindCounts() };
+        // Freshness probes use their own small client, so they neither wait for nor count in the load's connections.
+        using var probeTransport = profile.Freshness is not null && profile.Target == "server" && !options.Smoke
+            ? new HttpLoadTransport(target, 2, timeout)
+            : null;
+        var probe = probeTransport is null
+            ? null
+            : new FreshnessProbe(profile.Freshness!, new BodyFactory(profile.Seed + 7919, profile.Data, DateTimeOffset.UtcNow), FreshnessProbe.NewRunId(),
+                new SystemLoadClock(), (r, ct) => probeTransport.ExchangeAsync(HttpMethod.Post, r.Path, r, ct));
         var runner = new StageRunner(new SystemLoadClock(options.SpinMicros), transport, feed,
             new StageRunnerOptions { DrainTimeout = timeout + TimeSpan.FromSeconds(1) });
         console?.WriteLine(TableFormatter.ConsoleHeader());
@@ -111,7 +119,7 @@ public static class ScenarioRunner
                     break;
                 }
 
-                var stats = await RunStageAsync(runner, simulation, phase, criteria, console, cancellationToken).ConfigureAwait(false);
+                var stats = await RunStageAsync(runner, simulation, phase, criteria, phase == "step" ? probe : null, console, cancellationToken).ConfigureAwait(false);
                 var decision = phase is "warmup" or "smoke" ? StepDecision.Next : StepSearch.Decide(stats.Passed, attempt, profile.Steps.Retries);
                 if (decision == StepDecision.Next)
                 {
@@ -157,19 +165,21 @@ public static class ScenarioRunner
         return report;
     }
 
-    private static async Task<StepStats> RunStageAsync(StageRunner runner, LoadSimulation simulation, string phase, SloCriteria criteria, TextWriter? console,
-        CancellationToken cancellationToken)
+    private static async Task<StepStats> RunStageAsync(StageRunner runner, LoadSimulation simulation, string phase, SloCriteria criteria, FreshnessProbe? probe,
+        TextWriter? console, CancellationToken cancellationToken)
     {
         using var self = Process.GetCurrentProcess();
         var cpuBefore = self.TotalProcessorTime;
         var wallBefore = Stopwatch.GetTimestamp();
+        var probing = probe?.RunStepAsync(simulation.During, cancellationToken);
         var samples = await Task.Factory.StartNew(() => runner.Run(simulation, p => Progress(console, p), cancellationToken),
             cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+        var freshness = probing is null ? null : await probing.ConfigureAwait(false);
         self.Refresh();
         var cpu = (self.TotalProcessorTime - cpuBefore).TotalSeconds / Stopwatch.GetElapsedTime(wallBefore).TotalSeconds * 100;
         var stats = StepStats.From(samples, phase);
         // A smoke stage checks correctness only: it passes when nothing failed, whatever the latency.
-        return stats with { Passed = phase == "smoke" ? stats.Errors == 0 : criteria.Passes(stats), GeneratorCpuPercent = cpu };
+        return stats with { Passed = phase == "smoke" ? stats.Errors == 0 : criteria.Passes(stats), GeneratorCpuPercent = cpu, Freshness = freshness };
     }
 
     /// <summary>The stages of a profile: warm-up then steps, or the single smoke stage.</summary>
@@ -212,7 +222,7 @@ public static class ScenarioRunner
         return stages;
     }
 
-    private static async Task WaitReadyAsync(HttpLoadTransport transport, TimeSpan timeout, CancellationToken cancellationToken)
+    internal static async Task WaitReadyAsync(HttpLoadTransport transport, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         var last = "no answer";

@@ -41,6 +41,9 @@ public sealed record StepStats
 
     public bool Passed { get; init; }
 
+    /// <summary>The freshness probes run during this step (profiles with a <c>freshness</c> section), else null.</summary>
+    public FreshnessStats? Freshness { get; init; }
+
     /// <summary>Achieved rate divided by the baseline scenario's highest passing rate, when a baseline was measured.</summary>
     public double? RatioToBaseline { get; init; }
 

@@ -23,6 +23,7 @@ public sealed class BodyFactory
     private static readonly string[] Countries = ["us", "gb", "de", "fr", "in", "br", "jp", "ca"];
     private static readonly string[] Categories = ["shoes", "travel", "games", "finance", "food", "fashion", "cars", "music", "sports", "books"];
     private static readonly string[] Formats = ["banner", "native", "video"];
+    private static readonly string[] Genders = ["f", "m", "u"];
 
     private readonly Random _random;
     private readonly DataSpec _data;
@@ -151,6 +152,87 @@ public sealed class BodyFactory
         return _buffer.WrittenSpan.ToArray();
     }
 
+    /// <summary>
+    /// The bodies of one freshness probe: an explain request with one candidate of campaign
+    /// <paramref name="campaignId"/> and the NDJSON line of one example of that same candidate (same user and hour),
+    /// label 1, weight 1. The user and the ad's features come from the profile's population, as in any request.
+    /// </summary>
+    public (byte[] Explain, byte[] Example) Probe(string campaignId)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(campaignId);
+        var user = NextUser();
+        var hour = _random.Next(24);
+        var (campaign, ad) = NextAd();
+        var adId = "a" + campaignId + "_" + ad.ToString(CultureInfo.InvariantCulture);
+        _buffer.ResetWrittenCount();
+        using (var w = new Utf8JsonWriter(_buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("requestId", "probe-" + campaignId);
+            WriteContext(w, user, hour);
+            w.WriteStartArray("candidates");
+            w.WriteStartObject();
+            WriteAd(w, campaignId, adId, campaign, ad);
+            w.WriteEndObject();
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        var explain = _buffer.WrittenSpan.ToArray();
+        _buffer.ResetWrittenCount();
+        using (var w = new Utf8JsonWriter(_buffer))
+        {
+            w.WriteStartObject();
+            WriteContext(w, user, hour);
+            WriteAd(w, campaignId, adId, campaign, ad);
+            w.WriteNumber("label", 1);
+            w.WriteNumber("weight", 1.0);
+            w.WriteEndObject();
+        }
+
+        _buffer.Write("\n"u8);
+        return (explain, _buffer.WrittenSpan.ToArray());
+    }
+
+    /// <summary>
+    /// An NDJSON batch of examples <paramref name="first"/> .. <paramref name="first"/> + <paramref name="count"/> - 1
+    /// for the memory measurement: example k belongs to campaign <c>prefix + (k mod campaigns)</c>, so every campaign gets
+    /// the same number. Besides the usual user fields each example has the sim spec's other campaign-model fields,
+    /// drawn from wide vocabularies (<see cref="RichVocabulary"/>), so a campaign's model grows to hundreds of coordinates.
+    /// </summary>
+    public byte[] RichExamples(string prefix, int campaigns, long first, int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(campaigns, 1);
+        _buffer.ResetWrittenCount();
+        for (var i = 0; i < count; i++)
+        {
+            var campaign = (int)((first + i) % campaigns);
+            var user = NextUser();
+            using (var w = new Utf8JsonWriter(_buffer))
+            {
+                w.WriteStartObject();
+                w.WriteStartObject("context");
+                WriteUser(w, user, _random.Next(24));
+                w.WriteString("gender", Genders[user % Genders.Length]);
+                w.WriteString("region", "r" + _random.Next(RichVocabulary.Regions).ToString(CultureInfo.InvariantCulture));
+                w.WriteString("interest", "i" + _random.Next(RichVocabulary.Interests).ToString(CultureInfo.InvariantCulture));
+                w.WriteString("site", "s" + _random.Next(RichVocabulary.Sites).ToString(CultureInfo.InvariantCulture));
+                w.WriteString("position", _random.Next(RichVocabulary.Positions).ToString(CultureInfo.InvariantCulture));
+                w.WriteEndObject();
+                var c = prefix + campaign.ToString(CultureInfo.InvariantCulture);
+                var ad = _random.Next(_data.AdsPerCampaign);
+                WriteAd(w, c, "a" + c + "_" + ad.ToString(CultureInfo.InvariantCulture), campaign, ad);
+                w.WriteNumber("label", _random.NextDouble() < _data.ClickRate ? 1 : 0);
+                w.WriteNumber("weight", 1.0);
+                w.WriteEndObject();
+            }
+
+            _buffer.Write("\n"u8);
+        }
+
+        return _buffer.WrittenSpan.ToArray();
+    }
+
     public int Next(int maxExclusive) => _random.Next(maxExclusive);
 
     public double NextDouble() => _random.NextDouble();
@@ -205,28 +287,66 @@ public sealed class BodyFactory
         return (campaign, _random.Next(_data.AdsPerCampaign));
     }
 
-    private void WriteContext(Utf8JsonWriter w, int user)
+    private void WriteContext(Utf8JsonWriter w, int user) => WriteContext(w, user, _random.Next(24));
+
+    private static void WriteContext(Utf8JsonWriter w, int user, int hour)
     {
         // Stable attributes per user, derived from the user index; the hour varies per request.
         w.WriteStartObject("context");
+        WriteUser(w, user, hour);
+        w.WriteEndObject();
+    }
+
+    private static void WriteUser(Utf8JsonWriter w, int user, int hour)
+    {
         w.WriteString("user_id", "u" + user.ToString(CultureInfo.InvariantCulture));
         w.WriteString("user_age", AgeBands[user % AgeBands.Length]);
         w.WriteString("device", Devices[user / 7 % Devices.Length]);
         w.WriteString("os", Oses[user / 3 % Oses.Length]);
         w.WriteString("country", Countries[user / 11 % Countries.Length]);
-        w.WriteString("hour", _random.Next(24).ToString(CultureInfo.InvariantCulture));
-        w.WriteEndObject();
+        w.WriteString("hour", hour.ToString(CultureInfo.InvariantCulture));
     }
 
     private void WriteAd(Utf8JsonWriter w, int campaign, int ad)
     {
         var c = campaign.ToString(CultureInfo.InvariantCulture);
-        w.WriteString("adId", "a" + c + "_" + ad.ToString(CultureInfo.InvariantCulture));
-        w.WriteString("campaignId", "c" + c);
+        WriteAd(w, "c" + c, "a" + c + "_" + ad.ToString(CultureInfo.InvariantCulture), campaign, ad);
+    }
+
+    /// <summary>Ad <paramref name="adId"/> of campaign <paramref name="campaignId"/>; <paramref name="campaign"/> picks its advertiser and features.</summary>
+    private void WriteAd(Utf8JsonWriter w, string campaignId, string adId, int campaign, int ad)
+    {
+        w.WriteString("adId", adId);
+        w.WriteString("campaignId", campaignId);
         w.WriteString("advertiserId", "adv" + (campaign % _data.Advertisers).ToString(CultureInfo.InvariantCulture));
         w.WriteStartObject("features");
         w.WriteString("ad_category", Categories[campaign % Categories.Length]);
         w.WriteString("ad_format", Formats[(campaign + ad) % Formats.Length]);
         w.WriteEndObject();
+    }
+}
+
+/// <summary>
+/// Vocabulary sizes of the extra fields of <see cref="BodyFactory.RichExamples"/>. With the sim spec's campaign part
+/// (bias, user_age 6, gender 3, region, device 3, interest, site, position, hour 24), a campaign with n examples
+/// expects 1 + 6 + 3 + 3 + 24 + sum over region, interest, site, position of V (1 - e^(-n/V)) distinct coordinates
+/// (each draw uniform over V values); see <see cref="ExpectedCampaignCoordinates"/>.
+/// </summary>
+public static class RichVocabulary
+{
+    public const int Regions = 50;
+    public const int Interests = 200;
+    public const int Sites = 1000;
+    public const int Positions = 8;
+
+    /// <summary>
+    /// Expected distinct campaign coordinates after <paramref name="examples"/> examples: the fields with few values
+    /// (bias, age, gender, device) are all seen after a few examples, so they count in full (34 with the 24 hours when
+    /// n is large; the hour term is V (1 - e^(-n/V)) too).
+    /// </summary>
+    public static double ExpectedCampaignCoordinates(int examples)
+    {
+        static double Seen(int v, int n) => v * (1 - Math.Exp(-(double)n / v));
+        return 1 + 6 + 3 + 3 + Seen(24, examples) + Seen(Regions, examples) + Seen(Interests, examples) + Seen(Sites, examples) + Seen(Positions, examples);
     }
 }

@@ -41,6 +41,9 @@ public sealed record LoadProfile
 
     public DataSpec Data { get; set; } = new();
 
+    /// <summary>Freshness probes during each step (server targets); null for none.</summary>
+    public FreshnessSpec? Freshness { get; set; }
+
     /// <summary>The request mix; weights are relative.</summary>
     public IReadOnlyList<MixEntry> Mix { get; set; } = [];
 
@@ -67,6 +70,11 @@ public sealed record LoadProfile
         if (Model == "closed" && (Closed.Copies.Count == 0 || Closed.Copies.Any(c => c <= 0))) problems.Add("closed.copies must be positive");
         if (Steps.Retries is < 0 or > 3) problems.Add("steps.retries must be in [0, 3]");
         if (Steps.Seconds <= 0 || Closed.Seconds <= 0 || Smoke.Seconds <= 0 || Smoke.Rate <= 0) problems.Add("stage durations and the smoke rate must be positive");
+        if (Freshness is { } f && (f.IntervalMs is < 10 or > 60_000 || f.MaxChecks is < 1 or > 100 || f.RetryDelayMs is < 0 or > 1000))
+        {
+            problems.Add("freshness: intervalMs must be in [10, 60000], maxChecks in [1, 100], retryDelayMs in [0, 1000]");
+        }
+
         if (Mix.Count == 0) problems.Add("mix must name at least one request kind");
         foreach (var entry in Mix)
         {
@@ -135,6 +143,20 @@ public sealed record DataSpec
 
     /// <summary>Impression ids obtained from the server by predict calls before the run (events and mixed).</summary>
     public int HarvestImpressions { get; set; } = 6000;
+}
+
+/// <summary>
+/// The freshness probe: every <see cref="IntervalMs"/> of a step, one example of a brand-new campaign is sent and
+/// then explained until the prediction shows it (at most <see cref="MaxChecks"/> checks,
+/// <see cref="RetryDelayMs"/> apart).
+/// </summary>
+public sealed record FreshnessSpec
+{
+    public int IntervalMs { get; set; } = 500;
+
+    public int MaxChecks { get; set; } = 20;
+
+    public int RetryDelayMs { get; set; } = 5;
 }
 
 /// <summary>One request kind in the mix.</summary>

@@ -33,7 +33,71 @@ public static class TableFormatter
             sb.Append(cells[i].PadLeft(Widths[i])).Append(' ');
         }
 
-        return sb.ToString().TrimEnd();
+        var row = sb.ToString().TrimEnd();
+        return step.Freshness is { } f ? row + Environment.NewLine + "   freshness: " + FreshnessLine(f) : row;
+    }
+
+    /// <summary>One line of a step's freshness figures, for the console.</summary>
+    public static string FreshnessLine(FreshnessStats f)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        var c = FreshnessCells(f);
+        return $"{c[0]} probes, {c[1]} reflected on the first check, {c[2]} not reflected, errors {c[3]}; ack p50 {c[4]} p99 {c[5]} ms; lag p50 {c[6]} p99 {c[7]} max {c[8]} ms";
+    }
+
+    private static readonly string[] FreshnessHeaders =
+        ["phase", "load", "probes", "reflected 1st check", "not reflected", "probe errors", "ack p50 ms", "ack p99 ms", "lag p50 ms", "lag p99 ms", "lag max ms"];
+
+    private static string[] FreshnessCells(FreshnessStats f) =>
+    [
+        f.Probes.ToString(CultureInfo.InvariantCulture),
+        f.ReflectedOnFirstCheck.ToString(CultureInfo.InvariantCulture),
+        f.NotReflected.ToString(CultureInfo.InvariantCulture),
+        f.Errors == 0 ? "0" : string.Join(" ", f.ErrorsByKind.Select(kv => kv.Key + ":" + kv.Value.ToString(CultureInfo.InvariantCulture))),
+        Num(f.Ack.P50, "0.00"),
+        Num(f.Ack.P99, "0.00"),
+        Num(f.Lag.P50, "0.00"),
+        Num(f.Lag.P99, "0.00"),
+        Num(f.Lag.Max, "0.00"),
+    ];
+
+    private static void AppendFreshness(StringBuilder sb, ScenarioReport s)
+    {
+        if (!s.Steps.Any(step => step.Freshness is not null))
+        {
+            return;
+        }
+
+        sb.AppendLine().AppendLine("Freshness probes (sequential, separate from the load and not counted in the table above): one label-1 example of a new campaign, " +
+            "\"ack\" from its send to its acknowledgement, then explain calls until the campaign part shows it; \"lag\" from the acknowledgement to the end of the first response that does.");
+        sb.AppendLine().Append('|');
+        foreach (var h in FreshnessHeaders)
+        {
+            sb.Append(' ').Append(h).Append(" |");
+        }
+
+        sb.AppendLine().Append('|');
+        for (var i = 0; i < FreshnessHeaders.Length; i++)
+        {
+            sb.Append(i <= 1 || i == 5 ? "---|" : "---:|");
+        }
+
+        sb.AppendLine();
+        foreach (var step in s.Steps)
+        {
+            if (step.Freshness is not { } f)
+            {
+                continue;
+            }
+
+            sb.Append("| ").Append(step.Phase).Append(" | ").Append(step.Simulation).Append(" |");
+            foreach (var cell in FreshnessCells(f))
+            {
+                sb.Append(' ').Append(cell).Append(" |");
+            }
+
+            sb.AppendLine();
+        }
     }
 
     public static string Markdown(SuiteReport report)
@@ -93,6 +157,8 @@ public static class TableFormatter
 
                 sb.AppendLine();
             }
+
+            AppendFreshness(sb, s);
         }
 
         sb.AppendLine().AppendLine("Latency is measured from each request's intended send time (open model), so queueing in the generator or the server is counted; " +
