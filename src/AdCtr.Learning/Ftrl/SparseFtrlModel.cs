@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
 
 namespace AdCtr.Learning.Ftrl;
 
@@ -59,17 +58,9 @@ public sealed class SparseFtrlModel : IFtrlModel
     /// <summary>Coordinates not admitted so far (see Poisson inclusion).</summary>
     public long Rejected { get; private set; }
 
-    /// <summary>
-    /// A hint, never a change of state: starts loading the home slots of <paramref name="indices"/> into
-    /// the cache, so a caller with other work (the global dot product) can overlap this model's cache
-    /// misses with it before calling <see cref="Dot(ReadOnlySpan{int}, ReadOnlySpan{float})"/>.
-    /// </summary>
-    public void Prefetch(ReadOnlySpan<int> indices) => Volatile.Read(ref _table).Prefetch(indices);
-
     public double Dot(ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> weights)
     {
         var t = Volatile.Read(ref _table);
-        t.Prefetch(indices);
         var sum = 0.0;
         for (var k = 0; k < indices.Length; k++)
         {
@@ -91,7 +82,6 @@ public sealed class SparseFtrlModel : IFtrlModel
     public double Dot(ReadOnlySpan<int> indices, ReadOnlySpan<float> values)
     {
         var t = Volatile.Read(ref _table);
-        t.Prefetch(indices);
         var sum = 0.0;
         for (var k = 0; k < indices.Length; k++)
         {
@@ -251,27 +241,6 @@ public sealed class SparseFtrlModel : IFtrlModel
             Slots = new Slot[capacity];
             Slots.AsSpan().Fill(new Slot { Key = Empty });
             _mask = capacity - 1;
-        }
-
-        /// <summary>
-        /// Asks for the home slot of every key before any probe, so the cache misses of a whole
-        /// example overlap instead of each probe waiting for the previous one's branch.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public unsafe void Prefetch(ReadOnlySpan<int> keys)
-        {
-            if (!Sse.IsSupported)
-            {
-                return;
-            }
-
-            fixed (Slot* slots = Slots)
-            {
-                for (var k = 0; k < keys.Length; k++)
-                {
-                    Sse.Prefetch0(slots + (((int)(((uint)keys[k] * 0x9E3779B1u) >> 7)) & _mask));
-                }
-            }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -24,7 +24,6 @@ public static class Glmix
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double PredictLogit(IFtrlModel global, IFtrlModel? campaign, EncodedExample x)
     {
-        (campaign as SparseFtrlModel)?.Prefetch(x.Campaign.Indices);
         var logit = global.Dot(x.Global.Indices, x.Global.Values);
         if (campaign is not null && x.Campaign.Count > 0)
         {
@@ -157,7 +156,6 @@ public static class GlmixSpans
     /// <summary>The raw logit; <paramref name="campaign"/> null means a campaign never seen (contributes 0).</summary>
     public static double PredictLogit(IFtrlModel global, IFtrlModel? campaign, ReadOnlySpan<int> gi, ReadOnlySpan<float> gv, ReadOnlySpan<int> ci, ReadOnlySpan<float> cv)
     {
-        (campaign as SparseFtrlModel)?.Prefetch(ci);
         var logit = global.Dot(gi, gv);
         if (campaign is not null && ci.Length > 0)
         {
@@ -183,7 +181,6 @@ public static class GlmixSpans
             : (rented = ArrayPool<float>.Shared.Rent(total));
         var gw = buffer.Slice(0, gi.Length);
         var cw = buffer.Slice(gi.Length, ci.Length);
-        (campaign as SparseFtrlModel)?.Prefetch(ci);
         var logit = global.Dot(gi, gv, gw);
         if (campaign is not null)
         {
