@@ -10,6 +10,12 @@ if (args is ["--cpu-time", ..])
     return CpuTimeRunner.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200);
 }
 
+// `--joiner-heap [n]`: the managed heap of n pending joiner entries (see JoinerBenchmarks.HeapReport).
+if (args is ["--joiner-heap", ..])
+{
+    return JoinerBenchmarks.HeapReport(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1_000_000);
+}
+
 // A short default job (one process, 3 warm-up and 9 measured iterations of about 250 ms) so the whole
 // suite runs in a few minutes on a shared machine (set here, not by `--job`).
 var job = Job.Default

@@ -175,6 +175,27 @@ public sealed class FeatureEncoder
         }
     }
 
+    /// <summary>
+    /// The most features <see cref="Encode"/> can put in <paramref name="part"/> for <paramref name="spec"/>: one
+    /// per field and cross feeding that part, plus the bias (always in the global part; in the campaign part
+    /// when the spec has a campaign field). An upper bound, reached when every field and cross is present.
+    /// </summary>
+    public static int MaxFeatures(FeatureSpec spec, ModelPart part)
+    {
+        var n = part == ModelPart.Global || spec.CampaignField is not null ? 1 : 0;
+        foreach (var f in spec.Fields)
+        {
+            n += (f.Models & part) != 0 ? 1 : 0;
+        }
+
+        foreach (var c in spec.Crosses)
+        {
+            n += (c.Models & part) != 0 ? 1 : 0;
+        }
+
+        return n;
+    }
+
     /// <summary>The 64-bit key of a campaign id (two independent MurmurHash3 seeds).</summary>
     public static ulong CampaignKeyOf(ReadOnlySpan<byte> campaignIdUtf8)
     {

@@ -70,9 +70,11 @@ public sealed record JoinerStatistics(
 /// (deterministic, no shared random state) is below r, with weight 1/r (or weight 1 and the prediction correction,
 /// see <see cref="JoinerOptions.WeightNegatives"/>).</para>
 /// <para>Time is the injected <see cref="TimeProvider"/> (server clock); the window runs from serving. Memory is
-/// bounded by <see cref="JoinerOptions.MaxPending"/> over 16 shards, each a dictionary plus a queue in serving
-/// order; entries leave only from the queue front (expiry or early eviction), so both stay in step. Pending
-/// entries live in memory: after a restart, events for earlier predictions count as unknown.</para>
+/// bounded by <see cref="JoinerOptions.MaxPending"/> over 16 shards, each a <see cref="PendingSlab"/> (structs and
+/// flat feature arrays, no object per entry, so a million pending predictions cost full GCs nothing to trace)
+/// with an id map and a ring in serving order; entries leave only from the ring front (expiry or early
+/// eviction), so both stay in step. Pending entries live in memory: after a restart, events for earlier
+/// predictions count as unknown.</para>
 /// </remarks>
 internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDisposable
 {
@@ -90,9 +92,7 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
     private readonly double _negativeRate;
     private readonly bool _weightNegatives;
     private readonly ulong _specFingerprint;
-    private readonly Shard[] _shards = new Shard[ShardCount];
-    private readonly ConcurrentQueue<Pending> _pool = new();
-    private readonly ConcurrentQueue<Pending> _evicted = new();
+    private readonly PendingSlab[] _shards = new PendingSlab[ShardCount];
     private readonly ConcurrentDictionary<ulong, string> _campaignNames = new();
     private readonly SemaphoreSlim _sweeping = new(1, 1);
     private readonly long[] _outcomes = new long[7];
@@ -105,6 +105,7 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
     private long _expiredInWindow;
     private long _expiredEarly;
     private long _expiredUnimpressed;
+    private long _evictions;
 
     public ImpressionJoiner(CtrEngine engine, ExampleIngestor ingestor, JoinerOptions options, double negativeRate, TimeProvider time, JoinerMetrics? metrics = null, bool startTimer = true, ILogger? logger = null)
     {
@@ -124,9 +125,12 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
         _negativeRate = negativeRate;
         _weightNegatives = options.WeightNegatives;
         _specFingerprint = engine.Spec.Fingerprint();
+        var spec = engine.Spec;
+        var globalStride = FeatureEncoder.MaxFeatures(spec, ModelPart.Global);
+        var campaignStride = FeatureEncoder.MaxFeatures(spec, ModelPart.Campaign);
         for (var i = 0; i < ShardCount; i++)
         {
-            _shards[i] = new Shard();
+            _shards[i] = new PendingSlab(globalStride, campaignStride, _maxPerShard);
         }
 
         if (!_weightNegatives && negativeRate < 1)
@@ -150,7 +154,25 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
             {
                 lock (shard)
                 {
-                    n += shard.Map.Count;
+                    n += shard.Count;
+                }
+            }
+
+            return n;
+        }
+    }
+
+    /// <summary>Slots the shards' slabs hold (live, parked for the sweep, or free): what the store has grown to.</summary>
+    internal int SlabSlots
+    {
+        get
+        {
+            var n = 0;
+            foreach (var shard in _shards)
+            {
+                lock (shard)
+                {
+                    n += shard.Capacity;
                 }
             }
 
@@ -178,7 +200,7 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
             events);
     }
 
-    /// <summary>Remembers a served prediction (called on the predict path: no allocation once the pool is warm).</summary>
+    /// <summary>Remembers a served prediction (called on the predict path: no allocation once the slabs have grown).</summary>
     public void Served(ReadOnlySpan<byte> impressionId, RawRow row, EncodedExample x, double rawPrediction)
     {
         if (!CtrEngine.TryParseImpressionId(impressionId, out var bits))
@@ -186,27 +208,24 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
             return;
         }
 
-        var entry = _pool.TryDequeue(out var pooled) ? pooled : new Pending();
-        entry.Fill(bits, _time.GetUtcNow().ToUnixTimeMilliseconds(), rawPrediction, x, x.HasCampaign ? CampaignName(x.CampaignKey, row) : null);
+        var servedMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var campaignName = x.HasCampaign ? CampaignName(x.CampaignKey, row) : null;
         var shard = ShardOf(bits);
         lock (shard)
         {
             // Bounded by the shard size: each pass removes one entry.
-            while (shard.Map.Count >= _maxPerShard && shard.Queue.TryDequeue(out var oldest))
+            while (shard.Count >= _maxPerShard && shard.TryPeekOldest(out _))
             {
-                shard.Map.Remove(oldest.Id);
+                var oldest = shard.RemoveOldest();
                 Interlocked.Increment(ref _expiredEarly);
                 _metrics?.Expired(early: true);
-                Retire(oldest, deferred: true);
+                RetireEvicted(shard, oldest);
             }
 
-            if (!shard.Map.TryAdd(bits, entry))
+            if (!shard.TryAdd(bits, servedMs, rawPrediction, x, campaignName))
             {
-                _pool.Enqueue(entry); // an id collision cannot happen (ids are a bijection of a counter)
-                return;
+                return; // an id collision cannot happen (ids are a bijection of a counter)
             }
-
-            shard.Queue.Enqueue(entry);
         }
 
         Interlocked.Increment(ref _served);
@@ -247,56 +266,78 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
         try
         {
             var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-            var retired = new List<Pending>();
+            var retired = new List<Retired>();
+            var deferred = new List<(long Sequence, int Slot)>();
+            var evicted = new List<(long Sequence, Retired Entry)>();
             foreach (var shard in _shards)
             {
                 lock (shard)
                 {
-                    // Bounded by the queue length.
-                    while (shard.Queue.TryPeek(out var front) && front.ServedMs + _windowMs <= now)
+                    // Bounded by the ring length.
+                    while (shard.TryPeekOldest(out var front) && shard.Slot(front).ServedMs + _windowMs <= now)
                     {
-                        shard.Queue.Dequeue();
-                        shard.Map.Remove(front.Id);
+                        shard.RemoveOldest();
                         Interlocked.Increment(ref _expiredInWindow);
                         _metrics?.Expired(early: false);
-                        retired.Add(front);
+                        retired.Add(new Retired(shard, front, shard.CampaignNameOf(front)));
+                    }
+
+                    // Entries evicted before this point (later ones wait for the next sweep).
+                    deferred.Clear();
+                    shard.TakeDeferred(deferred);
+                    foreach (var (sequence, slot) in deferred)
+                    {
+                        evicted.Add((sequence, new Retired(shard, slot, shard.CampaignNameOf(slot))));
                     }
                 }
             }
 
-            // Bounded: entries evicted before this point (later ones wait for the next sweep).
-            for (var n = _evicted.Count; n > 0 && _evicted.TryDequeue(out var evicted); n--)
+            // Evicted entries follow the expired ones in eviction order, across shards.
+            evicted.Sort(static (a, b) => a.Sequence.CompareTo(b.Sequence));
+            foreach (var (_, entry) in evicted)
             {
-                retired.Add(evicted);
+                retired.Add(entry);
             }
 
             var negatives = 0;
-            var work = new Work(_specFingerprint);
-            foreach (var entry in retired)
+            try
             {
-                if (!_fakeNegative && entry.Impressed && !entry.Clicked)
+                var work = new Work(_specFingerprint);
+                foreach (var entry in retired)
                 {
-                    if (AddNegative(work, entry, weight: 1f, now))
+                    // The slot is out of the map and the ring and not yet released: read without the lock.
+                    var state = entry.Shard.Slot(entry.Slot);
+                    if (!_fakeNegative && state.Impressed && !state.Clicked)
                     {
-                        negatives++;
+                        if (AddNegative(work, entry.Shard, entry.Slot, entry.CampaignName, weight: 1f, now))
+                        {
+                            negatives++;
+                        }
+                    }
+                    else if (!state.Impressed)
+                    {
+                        Interlocked.Increment(ref _expiredUnimpressed);
+                    }
+
+                    if (work.Batch.Count >= IngestChunk)
+                    {
+                        await work.IngestAsync(_ingestor, ct).ConfigureAwait(false);
+                        work = new Work(_specFingerprint);
                     }
                 }
-                else if (!entry.Impressed)
-                {
-                    Interlocked.Increment(ref _expiredUnimpressed);
-                }
 
-                if (work.Batch.Count >= IngestChunk)
-                {
-                    await work.IngestAsync(_ingestor, ct).ConfigureAwait(false);
-                    work = new Work(_specFingerprint);
-                }
+                await work.IngestAsync(_ingestor, ct).ConfigureAwait(false);
             }
-
-            await work.IngestAsync(_ingestor, ct).ConfigureAwait(false);
-            foreach (var entry in retired)
+            finally
             {
-                _pool.Enqueue(entry);
+                // Released even when ingestion failed (those negatives are lost, as the sweep's log says).
+                foreach (var entry in retired)
+                {
+                    lock (entry.Shard)
+                    {
+                        entry.Shard.Release(entry.Slot);
+                    }
+                }
             }
 
             Interlocked.Add(ref _negatives, negatives);
@@ -328,7 +369,13 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
         var shard = ShardOf(e.IdBits);
         lock (shard)
         {
-            if (!shard.Map.TryGetValue(e.IdBits, out var entry) || entry.ServedMs + _windowMs <= now)
+            if (!shard.TryFind(e.IdBits, out var slot))
+            {
+                return late;
+            }
+
+            ref var entry = ref shard.Slot(slot);
+            if (entry.ServedMs + _windowMs <= now)
             {
                 return late;
             }
@@ -345,8 +392,8 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
                 if (_fakeNegative)
                 {
                     // FNW negative weight (1 - p)(1 + p), p the current prediction (Ktena et al. 2019).
-                    var p = work.Predict(_engine, entry);
-                    if (AddNegative(work, entry, (float)((1 - p) * (1 + p)), timestamp))
+                    var p = work.Predict(_engine, shard, slot);
+                    if (AddNegative(work, shard, slot, shard.CampaignNameOf(slot), (float)((1 - p) * (1 + p)), timestamp))
                     {
                         negatives++;
                     }
@@ -367,20 +414,20 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
 
             entry.Clicked = true;
             // FNW positive weight (1 + p) (Ktena et al. 2019); plain 1 under the wait policy.
-            var weight = _fakeNegative ? (float)(1 + work.Predict(_engine, entry)) : 1f;
-            work.Add(entry, 1f, weight, timestamp);
+            var weight = _fakeNegative ? (float)(1 + work.Predict(_engine, shard, slot)) : 1f;
+            work.Add(shard, slot, shard.CampaignNameOf(slot), 1f, weight, timestamp);
             positives++;
             return EventOutcome.Accepted;
         }
     }
 
     /// <summary>Adds a negative unless downsampling drops it; true when added.</summary>
-    private bool AddNegative(Work work, Pending entry, float weight, long timestamp)
+    private bool AddNegative(Work work, PendingSlab shard, int slot, string? campaignName, float weight, long timestamp)
     {
         if (_negativeRate < 1)
         {
             // A uniform number in [0, 1) from the id's top 53 bits (the id is already a random-looking mix).
-            var u = (entry.Id >> 11) * (1.0 / (1UL << 53));
+            var u = (shard.Slot(slot).Id >> 11) * (1.0 / (1UL << 53));
             if (u >= _negativeRate)
             {
                 Interlocked.Increment(ref _downsampled);
@@ -394,15 +441,17 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
             }
         }
 
-        work.Add(entry, 0f, weight, timestamp);
+        work.Add(shard, slot, campaignName, 0f, weight, timestamp);
         return true;
     }
 
-    private void Retire(Pending entry, bool deferred)
+    /// <summary>An entry evicted early (under the shard's lock): parked for the sweep if it is to become a negative, else freed.</summary>
+    private void RetireEvicted(PendingSlab shard, int slot)
     {
-        if (deferred && !_fakeNegative && entry.Impressed && !entry.Clicked)
+        var entry = shard.Slot(slot);
+        if (!_fakeNegative && entry.Impressed && !entry.Clicked)
         {
-            _evicted.Enqueue(entry); // becomes a negative at the next sweep
+            shard.Defer(slot, Interlocked.Increment(ref _evictions)); // becomes a negative at the next sweep
             return;
         }
 
@@ -411,7 +460,7 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
             Interlocked.Increment(ref _expiredUnimpressed);
         }
 
-        _pool.Enqueue(entry);
+        shard.Release(slot);
     }
 
     private string CampaignName(ulong key, RawRow row)
@@ -436,7 +485,7 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
         return name;
     }
 
-    private Shard ShardOf(ulong bits) => _shards[(int)(bits & (ShardCount - 1))];
+    private PendingSlab ShardOf(ulong bits) => _shards[(int)(bits & (ShardCount - 1))];
 
     private void OnTimer() => _ = SweepFromTimerAsync();
 
@@ -464,74 +513,8 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
         public static partial void SweepFailed(ILogger logger, Exception exception);
     }
 
-    private sealed class Shard
-    {
-        public Dictionary<ulong, Pending> Map { get; } = [];
-
-        public Queue<Pending> Queue { get; } = new();
-    }
-
-    /// <summary>A remembered prediction (pooled: arrays are reused).</summary>
-    private sealed class Pending
-    {
-        public ulong Id;
-        public long ServedMs;
-        public double Raw;
-        public bool HasCampaign;
-        public ulong CampaignKey;
-        public string? CampaignId;
-        public int[] Gi = new int[64];
-        public float[] Gv = new float[64];
-        public int Gc;
-        public int[] Ci = new int[32];
-        public float[] Cv = new float[32];
-        public int Cc;
-        public bool Impressed;
-        public bool Clicked;
-
-        public void Fill(ulong id, long servedMs, double raw, EncodedExample x, string? campaignId)
-        {
-            Id = id;
-            ServedMs = servedMs;
-            Raw = raw;
-            HasCampaign = x.HasCampaign;
-            CampaignKey = x.CampaignKey;
-            CampaignId = campaignId;
-            Impressed = false;
-            Clicked = false;
-            Gc = Copy(x.Global, ref Gi, ref Gv);
-            Cc = Copy(x.Campaign, ref Ci, ref Cv);
-        }
-
-        public void CopyTo(EncodedExample x)
-        {
-            x.Clear();
-            x.HasCampaign = HasCampaign;
-            x.CampaignKey = CampaignKey;
-            for (var k = 0; k < Gc; k++)
-            {
-                x.Global.Add(Gi[k], Gv[k]);
-            }
-
-            for (var k = 0; k < Cc; k++)
-            {
-                x.Campaign.Add(Ci[k], Cv[k]);
-            }
-        }
-
-        private static int Copy(FeatureVector v, ref int[] indices, ref float[] values)
-        {
-            if (indices.Length < v.Count)
-            {
-                indices = new int[v.Count];
-                values = new float[v.Count];
-            }
-
-            v.Indices.CopyTo(indices);
-            v.Values.CopyTo(values);
-            return v.Count;
-        }
-    }
+    /// <summary>A pending entry taken out of its shard by a sweep, with its campaign id resolved under the lock.</summary>
+    private readonly record struct Retired(PendingSlab Shard, int Slot, string? CampaignName);
 
     /// <summary>The examples one request or sweep makes: the batch, the campaign ids and the log records.</summary>
     private sealed class Work(ulong specFingerprint)
@@ -545,23 +528,25 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
         public ExampleBatch Batch { get; } = new();
 
         /// <summary>The current raw prediction of the entry's example.</summary>
-        public double Predict(CtrEngine engine, Pending entry)
+        public double Predict(CtrEngine engine, PendingSlab shard, int slot)
         {
-            entry.CopyTo(_x);
+            shard.CopyTo(slot, _x);
             return engine.PredictRaw(_x);
         }
 
-        public void Add(Pending entry, float label, float weight, long timestampMs)
+        /// <summary>Adds the slot's example (under the shard's lock, or for a slot the caller has taken out).</summary>
+        public void Add(PendingSlab shard, int slot, string? campaignId, float label, float weight, long timestampMs)
         {
-            entry.CopyTo(_x);
+            shard.CopyTo(slot, _x);
             Batch.Add(_x, label, weight, timestampMs);
-            var id = entry.CampaignId is null ? [] : Encoding.UTF8.GetBytes(entry.CampaignId);
-            if (entry.HasCampaign && entry.CampaignId is not null)
+            var entry = shard.Slot(slot);
+            var id = campaignId is null ? [] : Encoding.UTF8.GetBytes(campaignId);
+            if (entry.HasCampaign && campaignId is not null)
             {
-                _campaignIds.TryAdd(entry.CampaignKey, entry.CampaignId);
+                _campaignIds.TryAdd(entry.CampaignKey, campaignId);
             }
 
-            var size = JoinedExampleRecord.Size(id.Length, entry.Gc, entry.Cc);
+            var size = JoinedExampleRecord.Size(id.Length, entry.GlobalCount, entry.CampaignCount);
             if (_used + size > _arena.Length)
             {
                 // Earlier records keep pointing into the old arena, which stays alive through them.
@@ -578,10 +563,10 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
                 entry.HasCampaign,
                 entry.CampaignKey,
                 id,
-                entry.Gi.AsSpan(0, entry.Gc),
-                entry.Gv.AsSpan(0, entry.Gc),
-                entry.Ci.AsSpan(0, entry.Cc),
-                entry.Cv.AsSpan(0, entry.Cc));
+                shard.GlobalIndices(slot),
+                shard.GlobalValues(slot),
+                shard.CampaignIndices(slot),
+                shard.CampaignValues(slot));
             _records.Add(_arena.AsMemory(_used, written));
             _used += written;
         }
