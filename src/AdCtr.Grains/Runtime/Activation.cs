@@ -433,9 +433,21 @@ internal sealed class Activation<TGrain> : Activation
         }
     }
 
+    /// <summary>
+    /// Fails the turns that were waiting for the activation that just failed. They are all taken off the queue
+    /// before any is failed: failing a turn can run its caller's continuation inline, and a call that caller
+    /// makes next is queued behind them and must get a fresh activation attempt (the drain loop comes round
+    /// again for it), not this attempt's error. Runs only after a failed activation, so the list is no cost.
+    /// </summary>
     private void FailQueued(Exception error)
     {
+        var waiting = new List<Turn<TGrain>>();
         while (_queue.TryDequeue() is { } turn)
+        {
+            waiting.Add(turn);
+        }
+
+        foreach (var turn in waiting)
         {
             Volatile.Write(ref _failedTurns, _failedTurns + 1);
             Interlocked.Decrement(ref _pending);
