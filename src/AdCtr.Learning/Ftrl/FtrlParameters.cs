@@ -74,7 +74,8 @@ internal readonly struct FtrlMath
 
     /// <summary>
     /// <see cref="Weight"/> for eight coordinates at once, branch-free: the same operations in the same
-    /// order, so each lane is bit-identical to the scalar weight.
+    /// order, so each lane is bit-identical to the scalar weight for every finite z (a NaN z, which the
+    /// validated inputs never produce, gives 0 here and NaN in the scalar form).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Weights(Vector256<float> z, Vector256<float> n)
