@@ -1,4 +1,5 @@
 using AdCtr.Learning.Features;
+using AdCtr.Learning.Tests.Support;
 
 namespace AdCtr.Benchmarks.Workload;
 
@@ -78,7 +79,7 @@ internal sealed class CriteoLikeWorkload
     /// <summary>Fields whose value moves the hidden click logit (plus the site x ad category interaction).</summary>
     private static readonly int[] Effective = [Campaign, Ad, AdSize, 5, 8, 13, 15, 19];
 
-    private readonly SplitMix64 _rng;
+    private readonly TestRandom _rng;
     private readonly double[]?[] _cdf = new double[FieldCount][];
     private readonly double[] _adCdf = ZipfCdf(AdsPerCampaign, 1.0);
     private readonly int[] _ids = new int[FieldCount];
@@ -86,7 +87,7 @@ internal sealed class CriteoLikeWorkload
 
     public CriteoLikeWorkload(ulong seed)
     {
-        _rng = new SplitMix64(seed);
+        _rng = new TestRandom(seed);
         for (var f = 0; f < FieldCount; f++)
         {
             var (_, cardinality, skew, _) = Fields[f];
