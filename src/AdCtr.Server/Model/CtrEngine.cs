@@ -83,6 +83,9 @@ internal sealed class CtrEngine : IAsyncDisposable
 
     public int KnownCampaigns => _campaignIds.Count;
 
+    /// <summary>Campaign grains active in this process (the rest are stored and come back on their next call).</summary>
+    public int ActiveCampaignGrains => (int)Runtime.GetStatistics<CampaignGrain>().ActivationCount;
+
     public SparseFtrlModel NewCampaignModel(string campaignId) =>
         new(CampaignParameters, initialCapacity: 16, admissionProbability: Model.CampaignAdmission, seed: FeatureEncoder.CampaignKeyOf(Encoding.UTF8.GetBytes(campaignId)));
 
