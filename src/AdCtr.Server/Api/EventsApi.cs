@@ -57,6 +57,10 @@ internal static class EventsApi
         {
             return TypedResults.Problem(detail: e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "shutting down", type: "https://adctr.dev/problems/unavailable");
         }
+        catch (Exception e) when (GrainFailures.IsUnavailable(e))
+        {
+            return GrainFailures.Problem(e);
+        }
 
         var rejected = new Dictionary<string, int>(StringComparer.Ordinal);
         var listed = new List<EventLineResult>(invalid);

@@ -56,6 +56,11 @@ internal static class ExamplesApi
                     // Shutting down: nothing of this batch was logged or learned; the client may retry elsewhere.
                     return TypedResults.Problem(detail: e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "shutting down", type: "https://adctr.dev/problems/unavailable");
                 }
+                catch (Exception e) when (GrainFailures.IsUnavailable(e))
+                {
+                    // Not fully learned: not acknowledged (the lines are in the log and replayed at recovery).
+                    return GrainFailures.Problem(e);
+                }
             }
 
             metrics.ExamplesLearned(parsed.Batch.Count, parsed.Rejected.Count);
