@@ -24,7 +24,7 @@ public sealed record IngestionFailure(int StatusCode, string Title, string Type,
 /// </summary>
 internal static class IngestionFailures
 {
-    /// <summary>The failure an exception of the ingestion path stands for, or null when it is not one (a bug).</summary>
+    /// <summary>The failure an exception of the ingestion path (or of a snapshot) stands for, or null when it is not one (a bug).</summary>
     public static IngestionFailure? Classify(Exception exception, DurabilityOptions options)
     {
         ArgumentNullException.ThrowIfNull(exception);
@@ -39,14 +39,14 @@ internal static class IngestionFailures
                     StatusCodes.Status507InsufficientStorage,
                     "insufficient storage",
                     "https://adctr.dev/problems/insufficient-storage",
-                    full.Message + "; nothing of this batch was stored or learned: send it again later",
+                    full.Message + (full.Operation == "snapshot" ? "" : "; nothing of this batch was stored or learned: send it again later"),
                     retry);
             case StorageFaultException fault:
                 return new IngestionFailure(
                     StatusCodes.Status503ServiceUnavailable,
                     "storage unavailable",
                     "https://adctr.dev/problems/storage-unavailable",
-                    fault.Message + "; nothing of this batch was stored or learned: send it again later",
+                    fault.Message + (fault.Operation == "snapshot" ? "" : "; nothing of this batch was stored or learned: send it again later"),
                     retry);
             default:
                 return null;

@@ -444,7 +444,10 @@ internal sealed partial class DurabilityService : IHostedService, IAsyncDisposab
         }
     }
 
-    private void OnTimer() => _ = SnapshotFromTimerAsync();
+    /// <summary>The last snapshot attempt the timer started (tests await it).</summary>
+    internal Task? LastTimerSnapshot { get; private set; }
+
+    private void OnTimer() => LastTimerSnapshot = SnapshotFromTimerAsync();
 
     private async Task SnapshotFromTimerAsync()
     {
