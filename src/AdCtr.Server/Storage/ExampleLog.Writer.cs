@@ -136,9 +136,9 @@ public sealed partial class ExampleLog
                 Sync();
             }
 
-            if (appended || syncNow)
+            if (appended || (syncNow && _lastError?.Operation == "fsync"))
             {
-                _lastError = null; // the device took a write (or an fsync): it works again
+                _lastError = null; // the device took a write (or the fsync that had failed): it works again
             }
 
             var end = _segmentBase + _segmentWritten;
@@ -308,7 +308,10 @@ public sealed partial class ExampleLog
         try
         {
             Sync();
-            _lastError = null;
+            if (_lastError?.Operation == "fsync")
+            {
+                _lastError = null; // an fsync proves nothing about space for new writes, only that fsyncs work again
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
