@@ -82,5 +82,10 @@ internal static class AdminApi
         {
             return TypedResults.Problem(detail: e.Message, statusCode: StatusCodes.Status409Conflict, title: "retraining not started", type: "https://adctr.dev/problems/conflict");
         }
+        catch (Exception e) when (IngestionFailures.Classify(e, context) is { } failure)
+        {
+            // The snapshot that follows a swap could not be written (full disk, I/O error): 507/503, the log holds everything.
+            return IngestionFailures.ToResult(context, failure);
+        }
     }
 }

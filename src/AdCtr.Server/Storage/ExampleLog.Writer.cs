@@ -89,7 +89,6 @@ public sealed partial class ExampleLog
         var startBase = _segmentBase;
         var startWritten = _segmentWritten;
         var operation = "append";
-        long groupBytes = 0;
         try
         {
             var flushRequested = false;
@@ -123,7 +122,6 @@ public sealed partial class ExampleLog
                 }
 
                 request.End = _segmentBase + _segmentWritten + _buffered;
-                groupBytes += request.End - request.Start;
             }
 
             FlushBuffer();
@@ -162,7 +160,13 @@ public sealed partial class ExampleLog
             // ends where the last acknowledged append ended and the next group can be written after it. Should
             // the undo fail, the framing still keeps the unfinished batch out of any replay (Open cuts it off).
             _buffered = 0;
-            _lastFailedBytes = Math.Max(groupBytes, _lastFailedBytes);
+            long attempted = 0;
+            foreach (var request in group)
+            {
+                attempted += EstimateBytes(request);
+            }
+
+            _lastFailedBytes = Math.Max(attempted, _lastFailedBytes);
             var failure = Fault(ex, operation, SegmentPath(_directory, _segmentBase));
             _lastError = failure;
             if (!TryRollBack(startBase, startWritten))
