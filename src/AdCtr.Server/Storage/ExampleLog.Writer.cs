@@ -137,6 +137,7 @@ public sealed partial class ExampleLog
             if (appended || (syncNow && _lastError?.Operation == "fsync"))
             {
                 _lastError = null; // the device took a write (or the fsync that had failed): it works again
+                _lastFailedBytes = appended ? 0 : _lastFailedBytes;
             }
 
             var end = _segmentBase + _segmentWritten;
