@@ -35,7 +35,9 @@ public static partial class AdCtrServer
             {
                 // Checked before the host starts, so that an unusable data directory is one clear line, not the host's
                 // "Hosting failed to start" with a stack trace.
-                if (app.Services.GetService<DurabilityService>() is not null)
+                // (Read from the options, not by resolving DurabilityService: that would create the engine and the campaign
+                // grain storage inside the data directory first.)
+                if (app.Services.GetRequiredService<IOptions<DurabilityOptions>>().Value.Enabled)
                 {
                     DataDirectory.Check(app.Services.GetRequiredService<IOptions<StorageOptions>>().Value);
                 }

@@ -101,12 +101,32 @@ internal static class SiloHosting
     /// <summary>With durability off nothing is kept across runs: campaign states go to a directory of this process's own.</summary>
     private static string TemporaryGrainDirectory() => Directory.CreateTempSubdirectory("adctr-grains-").FullName;
 
+    /// <summary>
+    /// A loopback port for a silo of a test (<c>SiloPort=0</c>). Taken from 20000-32767, below Linux's ephemeral range
+    /// (32768-60999), so that outgoing connections cannot take it between this check and the silo's bind; a counter
+    /// from a random start keeps the silos of one process apart, and the port must be free to bind now.
+    /// </summary>
     internal static int FreeLoopbackPort()
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+        for (var attempt = 0; attempt < 2000; attempt++)
+        {
+            var port = 20000 + (int)((uint)Interlocked.Increment(ref _nextPort) % 12768);
+            try
+            {
+                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+                return port;
+            }
+            catch (SocketException)
+            {
+                // In use: the next one.
+            }
+        }
+
+        throw new InvalidOperationException("no free loopback port for the silo in 20000-32767");
     }
+
+    private static int _nextPort = Random.Shared.Next(12768);
 }
 
 /// <summary>

@@ -191,12 +191,12 @@ public sealed class PendingSlabTests : IAsyncLifetime
         _log.DiskFull = true;
         await Assert.ThrowsAsync<AdCtr.Server.Storage.StorageFaultException>(() => joiner.SweepAsync());
         Assert.Empty(_log.Records);
-        Assert.Equal(0, _engine.ExamplesLearned);
+        Assert.Equal(0, Engine.ExamplesLearned);
 
         _log.DiskFull = false;
         Assert.Equal(3, await joiner.SweepAsync());
         Assert.Equal(3, _log.Records.Count);
-        Assert.Equal(3, _engine.ExamplesLearned);
+        Assert.Equal(3, Engine.ExamplesLearned);
         Assert.Equal(0, await joiner.SweepAsync()); // learned once, not again
     }
 

@@ -49,6 +49,8 @@ internal sealed class ServerProcess : IAsyncDisposable
         };
         start.ArgumentList.Add(ServerDll());
         start.ArgumentList.Add("--urls=http://127.0.0.1:0");
+        start.ArgumentList.Add("--AdCtr:Cluster:SiloPort=0"); // tests run many silos at once
+        start.ArgumentList.Add("--AdCtr:Cluster:GatewayPort=0");
         start.ArgumentList.Add("--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information");
         foreach (var a in args)
         {
