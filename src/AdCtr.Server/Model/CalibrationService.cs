@@ -1,4 +1,5 @@
 using AdCtr.Learning.Calibration;
+using AdCtr.Learning.Evaluation;
 using AdCtr.Server.Hosting;
 
 namespace AdCtr.Server.Model;
@@ -80,6 +81,36 @@ internal sealed class CalibrationService
         {
             Volatile.Write(ref _refitting, 0);
         }
+    }
+
+    /// <summary>Triples recorded since start (the window holds the last <see cref="CalibrationOptions.Window"/> of them).</summary>
+    public long Recorded => Volatile.Read(ref _written);
+
+    /// <summary>
+    /// Adds the window's (prediction, label, weight) triples to <paramref name="into"/> (the console's reliability
+    /// diagram) and returns how many were added; like <see cref="Refit"/>, it reads beside the writers, so a triple written
+    /// meanwhile may be torn. Nothing is kept when calibration is off.
+    /// </summary>
+    public int CopyWindowTo(MetricsAccumulator into)
+    {
+        if (_options.Kind == CalibrationKind.None)
+        {
+            return 0;
+        }
+
+        var count = (int)Math.Min(Volatile.Read(ref _written), _p.Length);
+        var added = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var (p, w) = (_p[i], _w[i]);
+            if (p is >= 0 and <= 1 && double.IsFinite(w) && w >= 0)
+            {
+                into.Add(p, _y[i], w);
+                added++;
+            }
+        }
+
+        return added;
     }
 
     /// <summary>Replaces the calibrator (snapshot restore).</summary>
