@@ -168,6 +168,22 @@
   }
 
   // ---- time series ----
+  const MIN_CUMULATIVE = 1000; // examples since start before a cumulative point sets the y range
+  const MIN_INTERVAL = 200; // examples in an interval before its point does
+
+  // Ticks at round clock times (every 5 s ... 6 h), about four of them.
+  function timeTicks(t0, t1) {
+    const steps = [5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600].map((s) => s * 1000);
+    const step = steps.find((s) => (t1 - t0) / s <= 5) || steps[steps.length - 1];
+    const result = [];
+    for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
+      const label = fmtClock(new Date(t).toISOString());
+      result.push({ value: t, label: step >= 60000 ? label.slice(0, 5) : label });
+    }
+
+    return result;
+  }
+
   function drawSeries(svgId, samples, cumulativeKey, intervalKey, options) {
     const svg = $(svgId);
     clear(svg);
@@ -181,9 +197,12 @@
       return;
     }
 
-    const all = cumulative.concat(interval);
-    let lo = Math.min(...all.map((p) => p.v));
-    let hi = Math.max(...all.map((p) => p.v));
+    // The y range comes from settled points: the first samples after a start rest on a handful of examples
+    // and would squash the rest of the chart. Points outside the range are pinned to its edge, drawn hollow.
+    const settled = cumulative.filter((p) => p.s.examples >= MIN_CUMULATIVE).concat(interval.filter((p) => p.s.intervalExamples >= MIN_INTERVAL));
+    const ranged = settled.length > 0 ? settled : cumulative.concat(interval);
+    let lo = Math.min(...ranged.map((p) => p.v));
+    let hi = Math.max(...ranged.map((p) => p.v));
     if (options.reference !== undefined) {
       lo = Math.min(lo, options.reference);
       hi = Math.max(hi, options.reference);
@@ -191,28 +210,27 @@
 
     const pad = (hi - lo) * 0.08 || Math.abs(hi) * 0.05 || 0.01;
     const y = { min: Math.max(0, lo - pad), max: hi + pad };
-    const t0 = Math.min(...samples.map((s) => Date.parse(s.time)));
-    const t1 = Math.max(...samples.map((s) => Date.parse(s.time)));
-    const span = Math.max(t1 - t0, 1000);
-    const xTicks = [];
-    const step = ticks(0, span / 1000, 4).step * 1000;
-    for (let t = t0; t <= t0 + span + 1; t += step) xTicks.push({ value: t, label: fmtClock(new Date(t).toISOString()) });
-    const f = frame(svg, { left: 58, top: 12, right: 16, bottom: 40 }, { min: t0, max: t0 + span, ticks: xTicks }, y, { x: 'time', y: options.label });
+    const times = samples.map((s) => Date.parse(s.time));
+    const t0 = Math.min(...times);
+    const span = Math.max(Math.max(...times) - t0, 1000);
+    const f = frame(svg, { left: 58, top: 12, right: 16, bottom: 40 }, { min: t0, max: t0 + span, ticks: timeTicks(t0, t0 + span) }, y, { x: 'time', y: options.label });
+    const clampY = (v) => f.sy(Math.min(y.max, Math.max(y.min, v)));
     if (options.reference !== undefined) {
       svg.appendChild(el('line', { class: 'reference', x1: f.left, x2: f.left + f.width, y1: f.sy(options.reference), y2: f.sy(options.reference) }));
     }
 
     for (const [series, name] of [[interval, 'interval'], [cumulative, 'cumulative']]) {
       if (series.length > 1) {
-        svg.appendChild(el('path', { class: 'series series-' + name, d: series.map((p, i) => (i === 0 ? 'M' : 'L') + f.sx(p.t).toFixed(1) + ',' + f.sy(p.v).toFixed(1)).join(' ') }));
+        svg.appendChild(el('path', { class: 'series series-' + name, d: series.map((p, i) => (i === 0 ? 'M' : 'L') + f.sx(p.t).toFixed(1) + ',' + clampY(p.v).toFixed(1)).join(' ') }));
       }
 
       const g = el('g', { class: 'points points-' + name });
       for (const p of series) {
+        const off = p.v < y.min || p.v > y.max;
         const dot = el('circle', {
-          class: 'point point-' + name,
+          class: 'point point-' + name + (off ? ' off-scale' : ''),
           cx: f.sx(p.t).toFixed(1),
-          cy: f.sy(p.v).toFixed(1),
+          cy: clampY(p.v).toFixed(1),
           r: name === 'cumulative' ? 2.5 : 2,
           'data-version': String(p.s.version),
           'data-value': String(p.v),
@@ -383,7 +401,7 @@
     setValue('auc', reliability.auc, fmtFixed(reliability.auc, 4));
     $('auc-note').textContent = 'last ' + fmtInt(reliability.examples) + ' predictions';
     setValue('campaign-count', model.campaigns.count, fmtInt(model.campaigns.count));
-    $('campaign-note').textContent = fmtInt(model.campaigns.coordinates) + ' coefficients, ' + (model.campaigns.bytes / 1048576).toFixed(1) + ' MiB';
+    $('campaign-note').textContent = fmtInt(model.campaigns.coordinates) + ' coefficients';
     setValue('calibrator', model.calibration.calibrator, model.calibration.calibrator.replace(/Calibrator$/, ''));
     $('calibrator-note').textContent = fmtInt(model.calibration.fits) + ' fits';
     $('spec').textContent = 'spec ' + model.spec.name + ', 2^' + model.spec.bits + ' global slots, ' + model.spec.fields + ' fields, ' + model.spec.crosses + ' crosses';
