@@ -30,8 +30,10 @@
     return pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds());
   }
 
+  // As many decimals as the tick step needs (0.025 needs 3), so that every label is exact.
   function fmtTick(v, step) {
-    const digits = Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9)));
+    let digits = 0;
+    while (digits < 8 && Math.abs(Math.round(step * Math.pow(10, digits)) - step * Math.pow(10, digits)) > 1e-6) digits++;
     return v.toFixed(digits);
   }
 
