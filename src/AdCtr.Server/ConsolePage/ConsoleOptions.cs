@@ -14,7 +14,14 @@ public sealed class ConsoleOptions
     [Range(2, 10_000)]
     public int HistoryLength { get; set; } = 360;
 
-    /// <summary>The reliability diagram is recomputed at most this often (it sorts the calibration window). Default 1 s.</summary>
+    /// <summary>
+    /// The reliability diagram's examples: the newest this many of the calibration window (at most its size).
+    /// Default 50,000: enough for 50 bins of 1,000, and a quarter of the cost of the whole default window.
+    /// </summary>
+    [Range(100, 10_000_000)]
+    public int ReliabilityExamples { get; set; } = 50_000;
+
+    /// <summary>The reliability diagram is recomputed at most this often (it sorts its examples). Default 1 s.</summary>
     public TimeSpan ReliabilityMinInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     internal bool IsValid() =>

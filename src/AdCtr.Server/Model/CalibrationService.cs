@@ -87,21 +87,25 @@ internal sealed class CalibrationService
     public long Recorded => Volatile.Read(ref _written);
 
     /// <summary>
-    /// Adds the window's (prediction, label, weight) triples to <paramref name="into"/> (the console's reliability
-    /// diagram) and returns how many were added; like <see cref="Refit"/>, it reads beside the writers, so a triple written
-    /// meanwhile may be torn. Nothing is kept when calibration is off.
+    /// Adds the newest <paramref name="maxCount"/> of the window's (prediction, label, weight) triples to
+    /// <paramref name="into"/> (the console's reliability diagram) and returns how many were added; like
+    /// <see cref="Refit"/>, it reads beside the writers, so a triple written meanwhile may be torn. Nothing is
+    /// kept when calibration is off.
     /// </summary>
-    public int CopyWindowTo(MetricsAccumulator into)
+    public int CopyWindowTo(MetricsAccumulator into, int maxCount)
     {
         if (_options.Kind == CalibrationKind.None)
         {
             return 0;
         }
 
-        var count = (int)Math.Min(Volatile.Read(ref _written), _p.Length);
+        var written = Volatile.Read(ref _written);
+        var count = (int)Math.Min(Math.Min(written, _p.Length), maxCount);
         var added = 0;
-        for (var i = 0; i < count; i++)
+        for (var k = 0; k < count; k++)
         {
+            // Slot of the triple written (k + 1)-th from last.
+            var i = (int)((written - 1 - k) % _p.Length);
             var (p, w) = (_p[i], _w[i]);
             if (p is >= 0 and <= 1 && double.IsFinite(w) && w >= 0)
             {

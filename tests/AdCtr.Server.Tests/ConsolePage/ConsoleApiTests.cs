@@ -98,6 +98,18 @@ public sealed class ConsoleApiTests
     }
 
     [Fact]
+    public async Task Reliability_FewerExamplesThanTheWindow_UsesTheNewest()
+    {
+        await using var server = await ConsoleServer.StartAsync("--AdCtr:Console:ReliabilityExamples=300");
+        await server.PostExamplesAsync(new ConsoleTraffic(seed: 6).Batch(1500), 1500);
+        var r = await server.GetJsonAsync("/v1/models/reliability?bins=3");
+        Assert.Equal(1500, r.GetProperty("recorded").GetInt64());
+        Assert.Equal(300, r.GetProperty("windowCapacity").GetInt32());
+        Assert.Equal(300, r.GetProperty("examples").GetInt32());
+        Assert.Equal(300, r.GetProperty("bins").EnumerateArray().Sum(b => b.GetProperty("examples").GetInt64()));
+    }
+
+    [Fact]
     public async Task Reliability_CalibrationOff_ReportsAnEmptyWindow()
     {
         await using var server = await ConsoleServer.StartAsync("--AdCtr:Calibration:Kind=None");
@@ -219,5 +231,38 @@ public sealed class ConsoleApiTests
         using var missing = await server.Client.GetAsync("/console/missing.js");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
+    }
+}
+
+/// <summary>The calibration window as the reliability diagram reads it.</summary>
+public sealed class CalibrationWindowTests
+{
+    [Fact]
+    public void CopyWindowTo_RingWrappedAround_CopiesTheNewestTriples()
+    {
+        var service = new AdCtr.Server.Model.CalibrationService(new AdCtr.Server.Hosting.CalibrationOptions { Window = 100, MinExamples = 10_000_000, RefitEvery = 10_000_000 });
+        for (var i = 0; i < 150; i++)
+        {
+            service.Record(i / 1000.0, i % 2, 1);
+        }
+
+        var newest = new AdCtr.Learning.Evaluation.MetricsAccumulator();
+        Assert.Equal(10, service.CopyWindowTo(newest, 10));
+        // Triples 140..149: predictions 0.140..0.149 (mean 0.1445), five of them clicked.
+        Assert.Equal(0.1445, newest.Compute().MeanPrediction, 1e-12);
+        Assert.Equal(5, newest.Compute().Clicks);
+
+        var all = new AdCtr.Learning.Evaluation.MetricsAccumulator();
+        Assert.Equal(100, service.CopyWindowTo(all, int.MaxValue)); // the window holds the last 100 (50..149)
+        Assert.Equal(0.0995, all.Compute().MeanPrediction, 1e-12);
+        Assert.Equal(150, service.Recorded);
+    }
+
+    [Fact]
+    public void CopyWindowTo_CalibrationOff_CopiesNothing()
+    {
+        var service = new AdCtr.Server.Model.CalibrationService(new AdCtr.Server.Hosting.CalibrationOptions { Kind = AdCtr.Server.Hosting.CalibrationKind.None });
+        service.Record(0.1, 1, 1);
+        Assert.Equal(0, service.CopyWindowTo(new AdCtr.Learning.Evaluation.MetricsAccumulator(), 10));
     }
 }
