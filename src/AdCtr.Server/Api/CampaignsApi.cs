@@ -46,9 +46,8 @@ internal static class CampaignsApi
 
         if (order != ConsolePage.CampaignSort.Id)
         {
-            var ranked = ConsolePage.CampaignRanking.Ranked(engine, order);
-            var end = (int)Math.Min(ranked.Count, (long)skip + take);
-            return TypedResults.Ok(new CampaignPage(ranked.Count, skip, take, skip < end ? ranked.GetRange(skip, end - skip) : []));
+            var (total, ranked) = await ConsolePage.CampaignRanking.PageAsync(engine, order, skip, take).ConfigureAwait(false);
+            return TypedResults.Ok(new CampaignPage(total, skip, take, ranked));
         }
 
         var ids = engine.CampaignIds().ToList();
