@@ -16,6 +16,17 @@
   const fmtPercent = (v, digits) => (v === null || v === undefined ? '–' : (100 * v).toFixed(digits) + ' %');
   const fmtRate = (v) => (v === null || v === undefined ? '–' : v >= 100 ? intFormat.format(v) : v.toFixed(1));
 
+  function fmtBytes(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let i = 0;
+    while (bytes >= 1024 && i < units.length - 1) {
+      bytes /= 1024;
+      i++;
+    }
+
+    return (i === 0 || bytes >= 100 ? Math.round(bytes) : bytes.toFixed(1)) + ' ' + units[i];
+  }
+
   function fmtAge(iso, now) {
     if (!iso) return '–';
     const seconds = Math.max(0, (now - Date.parse(iso)) / 1000);
@@ -105,7 +116,7 @@
     svg.appendChild(el('rect', { class: 'plot-frame', x: left, y: top, width, height }));
     if (labels.x) svg.appendChild(el('text', { class: 'axis-label', x: left + width / 2, y: 296, 'text-anchor': 'middle' }, labels.x));
     if (labels.y) {
-      svg.appendChild(el('text', { class: 'axis-label', x: 14, y: top + height / 2, 'text-anchor': 'middle', transform: 'rotate(-90 14 ' + (top + height / 2) + ')' }, labels.y));
+      svg.appendChild(el('text', { class: 'axis-label', x: 11, y: top + height / 2, 'text-anchor': 'middle', transform: 'rotate(-90 11 ' + (top + height / 2) + ')' }, labels.y));
     }
 
     return { sx, sy, left, top, width, height };
@@ -124,7 +135,7 @@
     svg.dataset.examples = String(data.examples);
     $('reliability-subtitle').textContent = data.examples > 0
       ? 'last ' + fmtInt(data.examples) + ' predictions, ' + bins.length + ' bins of equal weight'
-      : 'no progressive predictions yet';
+      : 'no predictions since the server started';
     if (bins.length === 0) {
       message(svg, data.windowCapacity === 0 ? 'calibration is off: no window of predictions is kept' : 'waiting for examples…');
       return;
@@ -215,7 +226,7 @@
     const times = samples.map((s) => Date.parse(s.time));
     const t0 = Math.min(...times);
     const span = Math.max(Math.max(...times) - t0, 1000);
-    const f = frame(svg, { left: 58, top: 12, right: 16, bottom: 40 }, { min: t0, max: t0 + span, ticks: timeTicks(t0, t0 + span) }, y, { x: 'time', y: options.label });
+    const f = frame(svg, { left: 66, top: 12, right: 16, bottom: 40 }, { min: t0, max: t0 + span, ticks: timeTicks(t0, t0 + span) }, y, { x: 'time', y: options.label });
     const clampY = (v) => f.sy(Math.min(y.max, Math.max(y.min, v)));
     if (options.reference !== undefined) {
       svg.appendChild(el('line', { class: 'reference', x1: f.left, x2: f.left + f.width, y1: f.sy(options.reference), y2: f.sy(options.reference) }));
@@ -403,7 +414,7 @@
     setValue('auc', reliability.auc, fmtFixed(reliability.auc, 4));
     $('auc-note').textContent = 'last ' + fmtInt(reliability.examples) + ' predictions';
     setValue('campaign-count', model.campaigns.count, fmtInt(model.campaigns.count));
-    $('campaign-note').textContent = fmtInt(model.campaigns.coordinates) + ' coefficients';
+    $('campaign-note').textContent = fmtBytes(model.campaigns.bytes) + ' of models';
     setValue('calibrator', model.calibration.calibrator, model.calibration.calibrator.replace(/Calibrator$/, ''));
     $('calibrator-note').textContent = fmtInt(model.calibration.fits) + ' fits';
     $('spec').textContent = 'spec ' + model.spec.name + ', 2^' + model.spec.bits + ' global slots, ' + model.spec.fields + ' fields, ' + model.spec.crosses + ' crosses';
