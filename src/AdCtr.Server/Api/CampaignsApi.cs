@@ -46,7 +46,7 @@ internal static class CampaignsApi
 
         if (order != ConsolePage.CampaignSort.Id)
         {
-            var (total, ranked) = await ConsolePage.CampaignRanking.PageAsync(engine, order, skip, take).ConfigureAwait(false);
+            var (total, ranked) = ConsolePage.CampaignRanking.Page(engine, order, skip, take);
             return TypedResults.Ok(new CampaignPage(total, skip, take, ranked));
         }
 

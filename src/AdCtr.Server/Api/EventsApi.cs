@@ -1,5 +1,4 @@
 using System.Text.Json;
-using AdCtr.Server.Durability;
 using AdCtr.Server.Joiner;
 using AdCtr.Server.Model;
 
@@ -26,7 +25,8 @@ internal static class EventsApi
             .Produces<EventsResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .ProducesProblem(StatusCodes.Status507InsufficientStorage);
         return group;
     }
 
@@ -53,9 +53,14 @@ internal static class EventsApi
         {
             (positives, negatives) = await joiner.HandleAsync(events, outcomes, context.RequestAborted).ConfigureAwait(false);
         }
-        catch (ServiceClosingException e)
+        catch (Exception e) when (IngestionFailures.Classify(e, context) is { } failure)
         {
-            return TypedResults.Problem(detail: e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "shutting down", type: "https://adctr.dev/problems/unavailable");
+            // Nothing of this batch was logged or learned, and the joiner undid its marks: the same events may be sent again.
+            return IngestionFailures.ToResult(context, failure);
+        }
+        catch (Exception e) when (GrainFailures.IsUnavailable(e))
+        {
+            return GrainFailures.Problem(e);
         }
 
         var rejected = new Dictionary<string, int>(StringComparer.Ordinal);

@@ -1,3 +1,4 @@
+using AdCtr.Grains.Storage;
 using AdCtr.Server.Model;
 
 namespace AdCtr.Server.ConsolePage;
@@ -16,10 +17,10 @@ internal enum CampaignSort
 }
 
 /// <summary>
-/// Ranks every campaign by its traffic without activating any grain: active campaigns are read through an
-/// interleaving read, deactivated ones from the state store (as <see cref="CtrEngine.GlobalStatistics"/> does).
-/// O(campaigns) per call, like <c>GET /v1/models</c>; only the page the caller asks for (at most the API's page
-/// size) is summarised.
+/// Ranks every campaign by its traffic without a grain call: active campaigns from the silo's model view, stored
+/// ones from the grain storage's index (which keeps their statistics beside the bytes), as
+/// <see cref="CtrEngine.GlobalStatistics"/> does. O(campaigns) per call, like <c>GET /v1/models</c>; only the page
+/// the caller asks for (at most the API's page size) is summarised.
 /// </summary>
 internal static class CampaignRanking
 {
@@ -44,31 +45,30 @@ internal static class CampaignRanking
 
     /// <summary>
     /// The campaigns at ranks [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="limit"/>) by
-    /// <paramref name="sort"/>, and how many were ranked. Only the page's campaigns are summarised; a campaign being
-    /// (de)activated meanwhile may be missed once.
+    /// <paramref name="sort"/>, and how many were ranked. A campaign being (de)activated meanwhile is counted once,
+    /// from whichever place had it first.
     /// </summary>
-    public static async ValueTask<(int Total, List<CampaignSummary> Page)> PageAsync(CtrEngine engine, CampaignSort sort, int offset, int limit)
+    public static (int Total, List<CampaignSummary> Page) Page(CtrEngine engine, CampaignSort sort, int offset, int limit)
     {
         var all = new List<Traffic>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var id in engine.CampaignIds())
+        foreach (var entry in engine.Silo.View.Entries)
         {
-            var grain = engine.Runtime.GetGrain<CampaignGrain>(id);
-            if (grain.IsActive && seen.Add(id))
+            if (seen.Add(entry.Id))
             {
-                all.Add(grain.Read(id, static (g, key) =>
-                {
-                    var s = g.Statistics;
-                    return new Traffic(key, s.Examples, s.Clicks, null);
-                }));
+                var stats = entry.Stats;
+                all.Add(new Traffic(entry.Id, stats.Examples, stats.Clicks, entry, default));
             }
         }
 
-        foreach (var state in engine.Store.Entries())
+        if (engine.Storage is { } storage)
         {
-            if (state.Model is not null && seen.Add(state.Id))
+            foreach (var (id, stored) in storage.Index)
             {
-                all.Add(new Traffic(state.Id, state.Stats.Examples, state.Stats.Clicks, CampaignSummary.Of(state.Id, state.Model, state.Stats)));
+                if (seen.Add(id))
+                {
+                    all.Add(new Traffic(id, stored.Stats.Examples, stored.Stats.Clicks, null, stored));
+                }
             }
         }
 
@@ -81,11 +81,15 @@ internal static class CampaignRanking
         var page = new List<CampaignSummary>();
         for (var i = offset; i < Math.Min(all.Count, (long)offset + limit); i++)
         {
-            // Stored campaigns were decoded above; active ones are summarised now (a grain deactivated since is
-            // reactivated, as GET /v1/campaigns/{id} would: at most one page of them).
-            if ((all[i].Stored ?? await engine.GetCampaignAsync(all[i].Id).ConfigureAwait(false)) is { } summary)
+            var t = all[i];
+            if (t.Active is { } active)
             {
-                page.Add(summary);
+                var model = active.Model;
+                page.Add(CampaignSummary.Of(t.Id, model.Coordinates, model.MemoryBytes, active.Stats));
+            }
+            else
+            {
+                page.Add(CampaignSummary.Of(t.Id, t.Stored.Coordinates, t.Stored.Bytes, t.Stored.Stats));
             }
         }
 
@@ -105,5 +109,5 @@ internal static class CampaignRanking
         return c != 0 ? c : string.CompareOrdinal(a.Id, b.Id);
     }
 
-    private readonly record struct Traffic(string Id, long Examples, double Clicks, CampaignSummary? Stored);
+    private readonly record struct Traffic(string Id, long Examples, double Clicks, CampaignEntry? Active, StoredCampaign Stored);
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using AdCtr.Server.Storage;
 
 namespace AdCtr.Server.Durability;
 
@@ -19,12 +20,13 @@ internal sealed class DurabilityMetrics
     private readonly Counter<long> _corruptions;
     private readonly Counter<long> _replayed;
     private readonly Counter<long> _replayRejected;
+    private readonly Counter<long> _storageFaults;
 
     public DurabilityMetrics(IMeterFactory factory, DurableState state)
     {
         var meter = factory.Create(MeterName);
         _snapshots = meter.CreateCounter<long>("adctr.snapshots.written", "{snapshot}", "Model snapshots written");
-        _snapshotFailures = meter.CreateCounter<long>("adctr.snapshots.failed", "{snapshot}", "Scheduled snapshots that failed");
+        _snapshotFailures = meter.CreateCounter<long>("adctr.snapshots.failed", "{snapshot}", "Snapshots that failed (scheduled, on demand or at shutdown)");
         _snapshotsRejected = meter.CreateCounter<long>("adctr.snapshots.rejected", "{snapshot}", "Snapshots rejected at load (corrupt or incompatible); an older one was tried");
         _snapshotSeconds = meter.CreateHistogram("adctr.snapshots.duration", "s", "Time to capture and write a snapshot", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _snapshotBytes = meter.CreateCounter<long>("adctr.snapshots.bytes", "By", "Bytes of snapshots written");
@@ -33,6 +35,8 @@ internal sealed class DurabilityMetrics
         _corruptions = meter.CreateCounter<long>("adctr.log.corruptions_skipped", "By", "Bytes of damaged log data skipped (SkipCorruptRecords)");
         _replayed = meter.CreateCounter<long>("adctr.log.replayed", "{example}", "Examples replayed from the log at start-up or reload");
         _replayRejected = meter.CreateCounter<long>("adctr.log.replay_rejected", "{record}", "Log records that could not be replayed");
+        _storageFaults = meter.CreateCounter<long>("adctr.storage.faults", "{fault}", "Failed writes to the data directory, by kind (no_space, io_error) and operation (append, fsync, probe, rollback, snapshot)");
+        meter.CreateObservableGauge("adctr.storage.writable", () => state.Log is { LastError: null } ? 1 : 0, "{bool}", "1 while the example log takes writes, 0 while its last write, fsync or probe failed (or it is not open)");
         meter.CreateObservableGauge("adctr.log.end_position", () => state.Log?.EndPosition.Value ?? 0, "By", "Example log end position (bytes ever appended)");
         meter.CreateObservableGauge("adctr.log.durable_position", () => state.Log?.DurablePosition.Value ?? 0, "By", "Example log position known to be fsynced");
     }
@@ -45,6 +49,9 @@ internal sealed class DurabilityMetrics
     }
 
     public void SnapshotFailed() => _snapshotFailures.Add(1);
+
+    public void StorageFault(StorageFaultKind kind, string operation) =>
+        _storageFaults.Add(1, new KeyValuePair<string, object?>("kind", kind == StorageFaultKind.NoSpace ? "no_space" : "io_error"), new KeyValuePair<string, object?>("operation", operation));
 
     public void SnapshotRejected() => _snapshotsRejected.Add(1);
 
