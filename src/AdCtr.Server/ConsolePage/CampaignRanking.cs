@@ -50,22 +50,18 @@ internal static class CampaignRanking
     /// </summary>
     public static (int Total, List<CampaignSummary> Page) Page(CtrEngine engine, CampaignSort sort, int offset, int limit)
     {
-        var all = new List<Traffic>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var all = new List<Traffic>(engine.KnownCampaigns);
         foreach (var entry in engine.Silo.View.Entries)
         {
-            if (seen.Add(entry.Id))
-            {
-                var stats = entry.Stats;
-                all.Add(new Traffic(entry.Id, stats.Examples, stats.Clicks, entry, default));
-            }
+            var stats = entry.Stats;
+            all.Add(new Traffic(entry.Id, stats.Examples, stats.Clicks, entry, default));
         }
 
         if (engine.Storage is { } storage)
         {
             foreach (var (id, stored) in storage.Index)
             {
-                if (seen.Add(id))
+                if (!engine.Silo.View.TryGet(SiloModel.KeyOf(id), out _))
                 {
                     all.Add(new Traffic(id, stored.Stats.Examples, stored.Stats.Clicks, null, stored));
                 }
