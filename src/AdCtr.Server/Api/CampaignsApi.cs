@@ -12,7 +12,7 @@ internal static class CampaignsApi
     {
         var group = routes.MapGroup("/v1");
         group.MapGet("/campaigns/{id}", GetAsync).WithName("Campaign").WithSummary("Model and traffic statistics of one campaign");
-        group.MapGet("/campaigns", ListAsync).WithName("Campaigns").WithSummary("Campaigns with a model, sorted by id, paged");
+        group.MapGet("/campaigns", ListAsync).WithName("Campaigns").WithSummary("Campaigns with a model, sorted by id (or ?sort=examples|clicks, busiest first), paged");
         group.MapGet("/models", Models).WithName("Models").WithSummary("The model: version, spec, sizes, calibration");
         return group;
     }
@@ -25,7 +25,7 @@ internal static class CampaignsApi
             : TypedResults.Ok(summary);
     }
 
-    internal static async Task<Results<Ok<CampaignPage>, ProblemHttpResult>> ListAsync(CtrEngine engine, int? offset, int? limit)
+    internal static async Task<Results<Ok<CampaignPage>, ProblemHttpResult>> ListAsync(CtrEngine engine, int? offset, int? limit, string? sort)
     {
         var skip = offset ?? 0;
         var take = limit ?? 100;
@@ -37,6 +37,17 @@ internal static class CampaignsApi
         if (take is < 1 or > MaxPageSize)
         {
             return Problems.BadRequest("invalid paging", "limit must be in 1.." + MaxPageSize);
+        }
+
+        if (!ConsolePage.CampaignRanking.TryParse(sort, out var order))
+        {
+            return Problems.BadRequest("invalid sort", "sort must be id, examples or clicks");
+        }
+
+        if (order != ConsolePage.CampaignSort.Id)
+        {
+            var (total, ranked) = ConsolePage.CampaignRanking.Page(engine, order, skip, take);
+            return TypedResults.Ok(new CampaignPage(total, skip, take, ranked));
         }
 
         var ids = engine.CampaignIds().ToList();

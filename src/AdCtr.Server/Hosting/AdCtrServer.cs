@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using AdCtr.Grains.Storage;
 using AdCtr.Learning.Features;
 using AdCtr.Server.Api;
+using AdCtr.Server.ConsolePage;
 using AdCtr.Server.Metrics;
 using AdCtr.Server.Model;
 using Microsoft.AspNetCore.Diagnostics;
@@ -77,6 +78,7 @@ public static partial class AdCtrServer
         services.AddSingleton(sp => new PrometheusExporter(new PrometheusExporterOptions { Scope = sp.GetRequiredService<IMeterFactory>() }));
         AdCtr.Server.Durability.DurabilityHosting.AddAdCtrJoinerAndDurability(builder); // before EngineLifetime: recovery runs first
         services.AddHostedService<EngineLifetime>();
+        builder.AddAdCtrConsole(); // after EngineLifetime: the history's first sample sees the recovered model
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AdCtrJsonContext.Default));
         services.AddProblemDetails();
         services.AddOpenApi();
@@ -117,6 +119,7 @@ public static partial class AdCtrServer
         app.MapCampaignsApi();
         AdCtr.Server.Durability.DurabilityHosting.MapAdCtrJoinerAndDurability(app);
         app.MapHealthAndMetrics();
+        app.MapAdCtrConsole();
         app.MapOpenApi();
         LogOptions(app);
         return app;

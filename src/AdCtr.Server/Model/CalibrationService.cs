@@ -1,4 +1,5 @@
 using AdCtr.Learning.Calibration;
+using AdCtr.Learning.Evaluation;
 using AdCtr.Server.Hosting;
 
 namespace AdCtr.Server.Model;
@@ -80,6 +81,40 @@ internal sealed class CalibrationService
         {
             Volatile.Write(ref _refitting, 0);
         }
+    }
+
+    /// <summary>Triples recorded since start (the window holds the last <see cref="CalibrationOptions.Window"/> of them).</summary>
+    public long Recorded => Volatile.Read(ref _written);
+
+    /// <summary>
+    /// Adds the newest <paramref name="maxCount"/> of the window's (prediction, label, weight) triples to
+    /// <paramref name="into"/> (the console's reliability diagram) and returns how many were added; like
+    /// <see cref="Refit"/>, it reads beside the writers, so a triple written meanwhile may be torn. Nothing is
+    /// kept when calibration is off.
+    /// </summary>
+    public int CopyWindowTo(MetricsAccumulator into, int maxCount)
+    {
+        if (_options.Kind == CalibrationKind.None)
+        {
+            return 0;
+        }
+
+        var written = Volatile.Read(ref _written);
+        var count = (int)Math.Min(Math.Min(written, _p.Length), maxCount);
+        var added = 0;
+        for (var k = 0; k < count; k++)
+        {
+            // Slot of the triple written (k + 1)-th from last.
+            var i = (int)((written - 1 - k) % _p.Length);
+            var (p, w) = (_p[i], _w[i]);
+            if (p is >= 0 and <= 1 && double.IsFinite(w) && w >= 0)
+            {
+                into.Add(p, _y[i], w);
+                added++;
+            }
+        }
+
+        return added;
     }
 
     /// <summary>Replaces the calibrator (snapshot restore).</summary>
