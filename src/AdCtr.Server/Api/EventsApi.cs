@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AdCtr.Server.Durability;
+using AdCtr.Server.Hosting;
 using AdCtr.Server.Joiner;
 using AdCtr.Server.Model;
 
@@ -30,11 +31,12 @@ internal static class EventsApi
         return group;
     }
 
-    internal static async Task<IResult> HandleAsync(HttpContext context, CtrEngine engine, ImpressionJoiner joiner)
+    internal static async Task<IResult> HandleAsync(HttpContext context, CtrEngine engine, ImpressionJoiner joiner, ServerMetrics metrics)
     {
         using var body = await RequestBody.ReadAsync(context.Request, engine.Limits.MaxBodyBytes, context.RequestAborted).ConfigureAwait(false);
         if (body.Error is not null)
         {
+            metrics.Batch(IngestionEndpoint.Events, IngestionResult.Rejected);
             return body.Error;
         }
 
@@ -44,6 +46,7 @@ internal static class EventsApi
         var error = EventParser.Parse(body.Span, engine.Limits.MaxBatch, events, lines, invalid);
         if (error is not null)
         {
+            metrics.Batch(IngestionEndpoint.Events, IngestionResult.Rejected);
             return Problems.BadRequest("invalid events", error);
         }
 
@@ -55,6 +58,7 @@ internal static class EventsApi
         }
         catch (ServiceClosingException e)
         {
+            metrics.Batch(IngestionEndpoint.Events, IngestionResult.Unavailable);
             return TypedResults.Problem(detail: e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "shutting down", type: "https://adctr.dev/problems/unavailable");
         }
 
@@ -83,6 +87,7 @@ internal static class EventsApi
         }
 
         listed.Sort(static (a, b) => a.Line.CompareTo(b.Line));
+        metrics.Batch(IngestionEndpoint.Events, ServerMetrics.ResultOf(accepted, invalid.Count + outcomes.Length - accepted));
         return TypedResults.Ok(new EventsResponse(accepted, positives, negatives, rejected, listed));
     }
 

@@ -34,12 +34,14 @@ internal static class ExamplesApi
         using var body = await RequestBody.ReadAsync(context.Request, engine.Limits.MaxBodyBytes, context.RequestAborted).ConfigureAwait(false);
         if (body.Error is not null)
         {
+            metrics.Batch(IngestionEndpoint.Examples, IngestionResult.Rejected);
             return body.Error;
         }
 
         var parsed = ExampleBodyParser.Parse(engine, body.Memory);
         if (parsed.Error is not null)
         {
+            metrics.Batch(IngestionEndpoint.Examples, IngestionResult.Rejected);
             return parsed.Error;
         }
 
@@ -54,11 +56,13 @@ internal static class ExamplesApi
                 catch (AdCtr.Server.Durability.ServiceClosingException e)
                 {
                     // Shutting down: nothing of this batch was logged or learned; the client may retry elsewhere.
+                    metrics.Batch(IngestionEndpoint.Examples, IngestionResult.Unavailable);
                     return TypedResults.Problem(detail: e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "shutting down", type: "https://adctr.dev/problems/unavailable");
                 }
             }
 
-            metrics.ExamplesLearned(parsed.Batch.Count, parsed.Rejected.Count);
+            metrics.ExamplesRejected(parsed.Rejected.Count);
+            metrics.Batch(IngestionEndpoint.Examples, ServerMetrics.ResultOf(parsed.Batch.Count, parsed.Rejected.Count));
             var response = new ExamplesResponse(parsed.Batch.Count, parsed.Rejected);
             return parsed.Batch.Count == 0
                 ? TypedResults.Problem(

@@ -66,6 +66,7 @@ internal sealed partial class DurabilityService : IHostedService, IAsyncDisposab
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var log = ExampleLog.Open(_storage, _time);
+        log.Observer = _metrics;
         _state.Log = log;
         _state.Snapshots = new SnapshotStore(_storage);
         if (log.Recovery.Truncated)

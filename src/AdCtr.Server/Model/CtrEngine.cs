@@ -93,7 +93,14 @@ internal sealed class CtrEngine : IAsyncDisposable
 
     public void ReturnScratch(Scratch scratch) => _scratch.Enqueue(scratch);
 
-    public void RecordProgressive(double p, float label, float weight) => Calibration.Record(p, label, weight);
+    /// <summary>Receives every progressive prediction too (the metrics' sliding window), or null.</summary>
+    public Telemetry.ProgressiveWindow? ProgressiveWindow { get; set; }
+
+    public void RecordProgressive(double p, float label, float weight)
+    {
+        Calibration.Record(p, label, weight);
+        ProgressiveWindow?.Add(p, label, weight);
+    }
 
     /// <summary>The id of a campaign that has a model, by its 64-bit key; null for a campaign never learned.</summary>
     public string? KnownCampaignId(ulong key) => _campaignIds.GetValueOrDefault(key);

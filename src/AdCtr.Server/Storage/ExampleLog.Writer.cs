@@ -170,6 +170,7 @@ public sealed partial class ExampleLog
         }
 
         RandomAccess.Write(_segment, _buffer.AsSpan(0, _buffered), _segmentWritten);
+        Observer?.Written(_buffered);
         _segmentWritten += _buffered;
         _buffered = 0;
         _unsynced = true;
@@ -201,7 +202,9 @@ public sealed partial class ExampleLog
 
     private void Sync()
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         RandomAccess.FlushToDisk(_segment);
+        Observer?.Synced(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         _unsynced = false;
         _lastSyncTimestamp = _timeProvider.GetTimestamp();
         Volatile.Write(ref _durablePosition, _segmentBase + _segmentWritten);
