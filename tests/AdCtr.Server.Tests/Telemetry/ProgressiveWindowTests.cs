@@ -104,3 +104,19 @@ public sealed class ProgressiveWindowTests
         Assert.Equal(Math.Log(2), f.LogLoss, 10);
     }
 }
+
+public sealed class MetricsOptionsTests
+{
+    [Theory]
+    [InlineData("00:10:00", "00:00:10", true)]
+    [InlineData("00:00:10", "00:00:10", true)]
+    [InlineData("00:10:00", "00:00:07", false)]   // not a whole number of buckets
+    [InlineData("00:00:05", "00:00:10", false)]   // window shorter than a bucket
+    [InlineData("00:10:00", "00:00:00", false)]
+    [InlineData("2.00:00:00", "00:00:01", false)] // 172,800 buckets
+    public void Validate_WindowAndBucket_AcceptsWholeNumbersOfBuckets(string window, string bucket, bool valid)
+    {
+        var options = new MetricsOptions { ProgressiveWindow = TimeSpan.Parse(window, System.Globalization.CultureInfo.InvariantCulture), ProgressiveBucket = TimeSpan.Parse(bucket, System.Globalization.CultureInfo.InvariantCulture) };
+        Assert.Equal(valid, new MetricsOptionsValidator().Validate(null, options).Succeeded);
+    }
+}
