@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using AdCtr.Grains.Runtime;
 using AdCtr.Learning.Features;
 using AdCtr.Server.Hosting;
 using AdCtr.Server.Joiner;
@@ -81,7 +80,7 @@ public class JoinerBenchmarks
     private static (CtrEngine Engine, ImpressionJoiner Joiner, RawRow[] Rows, EncodedExample[] Encoded) Create(int maxPending)
     {
         var spec = FeatureSpec.Load(Path.Combine(PredictPathBenchmarks.FindConfig(), "features.sim.json"));
-        var engine = new CtrEngine(spec, new ModelOptions(), new LimitsOptions(), new CalibrationOptions { Kind = CalibrationKind.None }, new GrainRuntimeOptions(), TimeProvider.System);
+        var engine = new CtrEngine(spec, new ModelOptions(), new LimitsOptions(), new CalibrationOptions { Kind = CalibrationKind.None }, TimeProvider.System); // no silo: Served only
         var options = new JoinerOptions { MaxPending = maxPending, AttributionWindow = TimeSpan.FromHours(1) };
         var joiner = new ImpressionJoiner(engine, new ExampleIngestor(engine), options, 1.0, TimeProvider.System, startTimer: false);
         var encoder = new FeatureEncoder(spec);

@@ -1,7 +1,8 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
-using AdCtr.Grains.Runtime;
+using AdCtr.Grains;
+using Orleans.Concurrency;
 using AdCtr.Learning.Features;
 using AdCtr.Server.Api;
 using AdCtr.Server.Hosting;
@@ -12,12 +13,13 @@ namespace AdCtr.Benchmarks;
 
 /// <summary>
 /// The in-process predict path of the server, without HTTP: parse the request body, encode and score every
-/// candidate (global + campaign grain read + calibration), and write the JSON response into a reused buffer.
+/// candidate (global + campaign model from the silo view + calibration), and write the JSON response into a reused buffer.
 /// Budget: 0 B allocated per request beyond the response buffer (which is reused here).
 /// </summary>
 [MemoryDiagnoser]
 public class PredictPathBenchmarks
 {
+    private EngineHost _host = null!;
     private CtrEngine _engine = null!;
     private byte[] _body = [];
     private ArrayBufferWriter<byte> _output = null!;
@@ -30,7 +32,8 @@ public class PredictPathBenchmarks
     public void Setup()
     {
         var spec = FeatureSpec.Load(Path.Combine(FindConfig(), "features.sim.json"));
-        _engine = new CtrEngine(spec, new ModelOptions(), new LimitsOptions(), new CalibrationOptions { Kind = CalibrationKind.None }, new GrainRuntimeOptions(), TimeProvider.System);
+        _host = EngineHost.StartAsync(spec, new ModelOptions(), new LimitsOptions(), new CalibrationOptions { Kind = CalibrationKind.None }, TimeProvider.System).GetAwaiter().GetResult();
+        _engine = _host.Engine;
         // Train 200 campaigns a little so campaign reads hit real models.
         var lines = new StringBuilder();
         for (var i = 0; i < 2000; i++)
@@ -59,7 +62,7 @@ public class PredictPathBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    public void Cleanup() => _host.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     [Benchmark]
     public int Predict()
@@ -70,6 +73,11 @@ public class PredictPathBenchmarks
             if (!scratch.Parser.TryParse(_body, scratch.Request, out _))
             {
                 throw new InvalidOperationException("benchmark request does not parse");
+            }
+
+            if (!PredictApi.ResolveCampaigns(_engine, scratch))
+            {
+                throw new InvalidOperationException("a campaign of the benchmark request is not active");
             }
 
             PredictApi.Score(_engine, scratch);
@@ -98,56 +106,57 @@ public class PredictPathBenchmarks
     }
 }
 
-/// <summary>The grain runtime's write turn (Post, drained in batches) and interleaving read paths.</summary>
+/// <summary>
+/// Orleans grain calls of the server's campaign grains, in one silo (what a batch costs per campaign on top of the
+/// learning itself): a no-op call (<c>Activate</c>) and a <c>Learn</c> call of a one-example slice, awaited one at a
+/// time, and 64 no-op calls to 64 grains awaited together.
+/// </summary>
 [MemoryDiagnoser]
-public class GrainBenchmarks
+public class GrainCallBenchmarks
 {
-    private const int Operations = 10_000;
-    private GrainRuntime _runtime = null!;
-    private GrainReference<CounterGrain> _grain;
+    private EngineHost _host = null!;
+    private ICampaignGrain _grain = null!;
+    private ICampaignGrain[] _many = [];
+    private CampaignSlice _slice = null!;
 
     [GlobalSetup]
     public void Setup()
     {
-        _runtime = new GrainRuntime(new MemoryGrainStorage());
-        _runtime.RegisterGrainType(_ => new CounterGrain());
-        _runtime.Start();
-        _grain = _runtime.GetGrain<CounterGrain>(1);
-        _grain.InvokeAsync(static g => ValueTask.FromResult(g.Count)).AsTask().GetAwaiter().GetResult();
+        var spec = FeatureSpec.Load(Path.Combine(PredictPathBenchmarks.FindConfig(), "features.sim.json"));
+        _host = EngineHost.StartAsync(spec, new ModelOptions(), new LimitsOptions(), new CalibrationOptions { Kind = CalibrationKind.None }, TimeProvider.System).GetAwaiter().GetResult();
+        var engine = _host.Engine;
+        var line = "{\"context\":{\"user_age\":\"25-34\",\"device\":\"d1\"},\"adId\":\"a1\",\"campaignId\":\"c1\",\"label\":0}\n";
+        var parsed = ExampleBodyParser.Parse(engine, Encoding.UTF8.GetBytes(line));
+        _slice = new CampaignSlice(parsed.Batch, [0]);
+        _grain = engine.CampaignGrain("c1");
+        _many = new ICampaignGrain[64];
+        for (var i = 0; i < _many.Length; i++)
+        {
+            _many[i] = engine.CampaignGrain("m" + i);
+        }
+
+        Many().GetAwaiter().GetResult();
+        Learn().GetAwaiter().GetResult();
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _runtime.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    public void Cleanup() => _host.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    /// <summary>Enqueue and execute: 10,000 posts, then one awaited turn that observes them all.</summary>
-    /// <remarks>Each post allocates its 48-byte turn object (turns are not pooled; ingestion posts one turn per
-    /// campaign per batch, not per example).</remarks>
-    [Benchmark(OperationsPerInvoke = Operations)]
-    [AllocationBudget(48)]
-    public long PostAndDrain()
+    [Benchmark]
+    public Task Call() => _grain.Activate();
+
+    [Benchmark]
+    public Task<int> Learn() => _grain.Learn(_slice.AsImmutable());
+
+    [Benchmark(OperationsPerInvoke = 64)]
+    public Task Many()
     {
-        for (var i = 0; i < Operations; i++)
+        var calls = new Task[_many.Length];
+        for (var i = 0; i < calls.Length; i++)
         {
-            _grain.Post(0, static (g, _) => g.Count++);
+            calls[i] = _many[i].Activate();
         }
 
-        return _grain.InvokeAsync(static g => ValueTask.FromResult(g.Count)).AsTask().GetAwaiter().GetResult();
-    }
-
-    [Benchmark(OperationsPerInvoke = Operations)]
-    public long Read()
-    {
-        long sum = 0;
-        for (var i = 0; i < Operations; i++)
-        {
-            sum += _runtime.GetGrain<CounterGrain>(1).Read(0, static (g, _) => g.Count);
-        }
-
-        return sum;
-    }
-
-    public sealed class CounterGrain : Grain
-    {
-        public long Count { get; set; }
+        return Task.WhenAll(calls);
     }
 }

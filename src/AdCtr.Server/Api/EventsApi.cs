@@ -61,6 +61,10 @@ internal static class EventsApi
             metrics.Batch(IngestionEndpoint.Events, IngestionResult.Unavailable);
             return TypedResults.Problem(detail: e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "shutting down", type: "https://adctr.dev/problems/unavailable");
         }
+        catch (Exception e) when (GrainFailures.IsUnavailable(e))
+        {
+            return GrainFailures.Problem(e);
+        }
 
         var rejected = new Dictionary<string, int>(StringComparer.Ordinal);
         var listed = new List<EventLineResult>(invalid);

@@ -59,6 +59,11 @@ internal static class ExamplesApi
                     metrics.Batch(IngestionEndpoint.Examples, IngestionResult.Unavailable);
                     return TypedResults.Problem(detail: e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "shutting down", type: "https://adctr.dev/problems/unavailable");
                 }
+                catch (Exception e) when (GrainFailures.IsUnavailable(e))
+                {
+                    // Not fully learned: not acknowledged (the lines are in the log and replayed at recovery).
+                    return GrainFailures.Problem(e);
+                }
             }
 
             metrics.ExamplesRejected(parsed.Rejected.Count);

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using AdCtr.Learning.Features;
+using AdCtr.Learning.Ftrl;
 using AdCtr.Server.Hosting;
 using AdCtr.Server.Model;
 
@@ -18,7 +20,8 @@ internal static class PredictApi
             .Accepts<PredictRequestDocument>("application/json")
             .Produces<PredictResponseDocument>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         group.MapPost("/explain", ExplainApi.ExplainAsync)
             .WithName("Explain")
             .WithSummary("Top contributing features of one candidate's prediction (global and campaign parts)")
@@ -45,6 +48,15 @@ internal static class PredictApi
                 return Problems.BadRequest("invalid predict request", error);
             }
 
+            if (!ResolveCampaigns(engine, scratch))
+            {
+                // Campaigns with a stored model but no active grain: one activation call each, then their models are in the view.
+                if (await ActivateAsync(engine, scratch).ConfigureAwait(false) is { } unavailable)
+                {
+                    return unavailable;
+                }
+            }
+
             Score(engine, scratch);
             var response = context.Response;
             response.StatusCode = StatusCodes.Status200OK;
@@ -65,16 +77,70 @@ internal static class PredictApi
         return Results.Empty;
     }
 
-    /// <summary>Scores every candidate of the parsed request into the scratch's ctr and impression-id buffers.</summary>
+    /// <summary>
+    /// Finds each candidate's campaign model in the silo's view (no grain call) into the scratch. False when some
+    /// campaign has a stored model but no active grain; their keys are in <c>scratch.Inactive</c>.
+    /// </summary>
+    internal static bool ResolveCampaigns(CtrEngine engine, CtrEngine.Scratch scratch)
+    {
+        var request = scratch.Request;
+        var n = request.CandidateCount;
+        scratch.EnsureCapacity(n);
+        scratch.Inactive.Clear();
+        var candidates = request.Candidates;
+        for (var i = 0; i < n; i++)
+        {
+            SparseFtrlModel? model = null;
+            if (engine.CampaignField >= 0 && !candidates[i].CampaignId.IsMissing)
+            {
+                var key = FeatureEncoder.CampaignKeyOf(request.Value(candidates[i].CampaignId));
+                if (!engine.TryResolveCampaign(key, out model) && !scratch.Inactive.Contains(key))
+                {
+                    scratch.Inactive.Add(key);
+                }
+            }
+
+            scratch.Campaigns[i] = model;
+        }
+
+        return scratch.Inactive.Count == 0;
+    }
+
+    /// <summary>Activates the grains of <c>scratch.Inactive</c> and resolves again; a 503 problem if one cannot be activated.</summary>
+    internal static async Task<IResult?> ActivateAsync(CtrEngine engine, CtrEngine.Scratch scratch)
+    {
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var calls = new Task[scratch.Inactive.Count];
+            for (var i = 0; i < calls.Length; i++)
+            {
+                calls[i] = engine.ActivateAsync(scratch.Inactive[i]);
+            }
+
+            try
+            {
+                await Task.WhenAll(calls).ConfigureAwait(false);
+            }
+            catch (Exception e) when (GrainFailures.IsUnavailable(e))
+            {
+                return GrainFailures.Problem(e);
+            }
+
+            if (ResolveCampaigns(engine, scratch))
+            {
+                return null;
+            }
+        }
+
+        return GrainFailures.Problem(new CampaignUnavailableException(engine.KnownCampaignId(scratch.Inactive[0]) ?? "?"));
+    }
+
+    /// <summary>Scores every candidate of the parsed request (campaigns resolved by <see cref="ResolveCampaigns"/>) into the scratch's ctr and impression-id buffers.</summary>
     internal static void Score(CtrEngine engine, CtrEngine.Scratch scratch)
     {
         var request = scratch.Request;
         var n = request.CandidateCount;
-        if (scratch.Ctr.Length < n)
-        {
-            scratch.Ctr = new double[Math.Max(n, scratch.Ctr.Length * 2)];
-            scratch.ImpressionIds = new byte[scratch.Ctr.Length * 17];
-        }
+        scratch.EnsureCapacity(n);
 
         var row = scratch.Row;
         var x = scratch.Encoded;
@@ -82,11 +148,13 @@ internal static class PredictApi
         {
             request.FillRow(i, row, engine.CampaignField, engine.AdField, engine.AdvertiserField);
             scratch.Encoder.Encode(row, x);
-            var raw = engine.PredictRaw(x);
+            var raw = engine.PredictRaw(x, scratch.Campaigns[i]);
             scratch.Ctr[i] = engine.Calibrate(raw);
             engine.WriteImpressionId(scratch.ImpressionIds.AsSpan(i * 17, 17));
             engine.OnServed(scratch.ImpressionIds.AsSpan(i * 17, 17), row, x, raw);
         }
+
+        Array.Clear(scratch.Campaigns, 0, n); // pooled: hold no model of a campaign that may be deactivated
     }
 
     internal static void WriteResponse(CtrEngine engine, CtrEngine.Scratch scratch, Utf8JsonWriter w)

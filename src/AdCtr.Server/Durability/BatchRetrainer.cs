@@ -179,7 +179,7 @@ internal sealed class BatchRetrainer(CtrEngine engine, DurableState state, Inges
             x.Campaign.Add(ci[k], cv[k]);
         }
 
-        return engine.Runtime.GetGrain<CampaignGrain>(id).Read(x, static (g, e) => g.Model.Dot(e.Campaign.Indices, e.Campaign.Values));
+        return engine.CampaignModelOrStored(batch.CampaignKey(i))?.Dot(x.Campaign.Indices, x.Campaign.Values) ?? 0;
     }
 
     private void Swap(float[] weights)

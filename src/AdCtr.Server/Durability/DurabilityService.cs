@@ -145,7 +145,7 @@ internal sealed partial class DurabilityService : IHostedService, IAsyncDisposab
             ModelSnapshot snapshot;
             using (var pause = await _gate.QuiesceAsync(ct).ConfigureAwait(false))
             {
-                snapshot = ModelCheckpoint.Capture(_engine, log.EndPosition.Value);
+                snapshot = await ModelCheckpoint.CaptureAsync(_engine, log.EndPosition.Value).ConfigureAwait(false);
                 if (closeIngestion)
                 {
                     pause.Close();

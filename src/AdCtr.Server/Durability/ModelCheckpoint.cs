@@ -1,15 +1,14 @@
-using System.Text;
 using AdCtr.Learning.Calibration;
-using AdCtr.Learning.Features;
 using AdCtr.Learning.Ftrl;
 using AdCtr.Learning.Snapshots;
 using AdCtr.Server.Model;
+using Orleans.Concurrency;
 
 namespace AdCtr.Server.Durability;
 
 /// <summary>
 /// Copies the engine's whole model into a <see cref="ModelSnapshot"/> and back: the global model, every campaign
-/// model (active grains read in place, deactivated ones from <see cref="CampaignStateStore"/>), and as extensions
+/// model (active grains read in place, deactivated ones from the grain storage), and as extensions
 /// the campaign statistics, the engine's counters and the calibrator.
 /// </summary>
 internal static class ModelCheckpoint
@@ -19,43 +18,46 @@ internal static class ModelCheckpoint
     public const string CalibratorExtension = "adctr.server.calibrator";
 
     /// <summary>
-    /// Captures the model. Call it with ingestion quiesced (<see cref="IngestionGate.QuiesceAsync"/>): no write turn
-    /// runs, so the copy holds exactly the examples learned so far. Copies the global table (one memcpy) and the
-    /// campaign models, so the caller can release ingestion before writing the file.
+    /// Captures the model. Call it with ingestion quiesced (<see cref="IngestionGate.QuiesceAsync"/>): no learn turn
+    /// runs, so the copy holds exactly the examples learned so far. Copies the global table (one memcpy); active
+    /// campaigns export their state through their grains (one call each), deactivated ones are read from the grain
+    /// storage, so the caller can release ingestion before writing the file.
     /// </summary>
-    public static ModelSnapshot Capture(CtrEngine engine, long logPosition)
+    public static async Task<ModelSnapshot> CaptureAsync(CtrEngine engine, long logPosition)
     {
         var global = new DenseFtrlModel(engine.Global.Bits, engine.Global.Parameters);
         global.CopyFrom(engine.Global);
-        var stored = new Dictionary<string, CampaignState>(StringComparer.Ordinal);
-        foreach (var state in engine.Store.Entries())
+        var ids = new List<string>(engine.CampaignIds());
+        ids.Sort(StringComparer.Ordinal);
+        var exports = new Task<Immutable<byte[]>>?[ids.Count];
+        var stored = new byte[]?[ids.Count];
+        for (var i = 0; i < ids.Count; i++)
         {
-            stored[state.Id] = state;
-        }
-
-        var campaigns = new List<CampaignSnapshot>();
-        var stats = new List<(string Id, ProgressiveStats Stats)>();
-        foreach (var id in engine.CampaignIds())
-        {
-            var grain = engine.Runtime.GetGrain<CampaignGrain>(id);
-            CampaignState state;
-            if (!grain.IsActive && stored.TryGetValue(id, out var fromStore))
+            // A grain that deactivates meanwhile stores its state before it leaves the view: one of the two has it.
+            if (engine.Silo.View.TryGet(SiloModel.KeyOf(ids[i]), out _) || engine.Storage?.Contains(ids[i]) != true)
             {
-                state = fromStore;
+                exports[i] = engine.CampaignGrain(ids[i]).Export();
             }
             else
             {
-                // A copy through the store's encoding: the live table keeps serving while the file is written.
-                state = CampaignStateStore.Decode(grain.Read(0, static (g, _) => CampaignStateStore.Encode(new CampaignState { Id = g.GetPrimaryKeyString(), Model = g.Model, Stats = g.Statistics })));
+                stored[i] = engine.Storage.ReadBytes(ids[i]);
+                exports[i] = stored[i] is null ? engine.CampaignGrain(ids[i]).Export() : null;
             }
+        }
 
+        var campaigns = new List<CampaignSnapshot>(ids.Count);
+        var stats = new List<(string Id, ProgressiveStats Stats)>(ids.Count);
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var bytes = exports[i] is { } export ? (await export.ConfigureAwait(false)).Value : stored[i]!;
+            var state = CampaignStateCodec.Decode(bytes);
             if (state.Model is null)
             {
                 continue;
             }
 
-            campaigns.Add(new CampaignSnapshot(FeatureEncoder.CampaignKeyOf(Encoding.UTF8.GetBytes(id)), id, state.Model));
-            stats.Add((id, state.Stats));
+            campaigns.Add(new CampaignSnapshot(SiloModel.KeyOf(ids[i]), ids[i], state.Model));
+            stats.Add((ids[i], state.Stats));
         }
 
         return new ModelSnapshot
@@ -77,50 +79,47 @@ internal static class ModelCheckpoint
     }
 
     /// <summary>
-    /// Makes the engine's model the snapshot's. With ingestion quiesced. Active campaign grains get the snapshot's
-    /// model through a write turn; the others through the store (read at their next activation). Campaigns the
-    /// snapshot does not know restart empty.
+    /// Makes the engine's model the snapshot's. With ingestion quiesced. Every campaign's state is written to the
+    /// grain storage (read at its grain's next activation); active grains get it through a restore call. Campaigns
+    /// the snapshot does not know restart empty.
     /// </summary>
     public static async Task RestoreAsync(CtrEngine engine, ModelSnapshot snapshot)
     {
+        var storage = engine.Storage ?? throw new InvalidOperationException("this engine has no silo: it cannot restore campaign models");
         engine.Global.CopyFrom(snapshot.Global);
         var stats = snapshot.Extensions.TryGetValue(CampaignStatsExtension, out var statsBytes) ? DecodeCampaignStats(statsBytes) : [];
-        var restored = new List<CampaignState>(snapshot.Campaigns.Count);
-        var inSnapshot = new HashSet<string>(StringComparer.Ordinal);
+        var restored = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        storage.BeginReload();
         foreach (var campaign in snapshot.Campaigns)
         {
-            var state = new CampaignState { Id = campaign.Id, Model = campaign.Model, Stats = stats.GetValueOrDefault(campaign.Id) ?? new ProgressiveStats() };
-            engine.Store.Put(state);
+            var bytes = CampaignStateCodec.Encode(new CampaignState { Id = campaign.Id, Model = campaign.Model, Stats = stats.GetValueOrDefault(campaign.Id) ?? new ProgressiveStats() });
+            storage.WriteBytes(campaign.Id, bytes);
             engine.RegisterCampaign(campaign.Key, campaign.Id);
-            inSnapshot.Add(campaign.Id);
-            restored.Add(state);
+            restored[campaign.Id] = bytes;
         }
 
         foreach (var id in engine.CampaignIds())
         {
-            if (!inSnapshot.Contains(id))
+            if (!restored.ContainsKey(id))
             {
-                var empty = new CampaignState { Id = id, Model = engine.NewCampaignModel(id), Stats = new ProgressiveStats() };
-                engine.Store.Put(empty);
-                restored.Add(empty);
+                var empty = CampaignStateCodec.Encode(new CampaignState { Id = id, Model = engine.Silo.NewCampaignModel(id), Stats = new ProgressiveStats() });
+                storage.WriteBytes(id, empty);
+                restored[id] = empty;
             }
         }
 
-        foreach (var state in restored)
+        // After every state is stored: grains that activated earlier are in the view and get the new state here;
+        // later activations read it from storage (CampaignGrain re-reads when a reload began during its read).
+        var calls = new List<Task>();
+        foreach (var entry in engine.Silo.View.Entries)
         {
-            var grain = engine.Runtime.GetGrain<CampaignGrain>(state.Id);
-            if (grain.IsActive)
+            if (restored.TryGetValue(entry.Id, out var bytes))
             {
-                // The store keeps its own copy; the live grain gets a separate one.
-                var copy = CampaignStateStore.Decode(CampaignStateStore.Encode(state));
-                await grain.InvokeAsync(copy, static (g, s) =>
-                {
-                    g.Restore(s.Model!, s.Stats);
-                    return ValueTask.FromResult(true);
-                }).ConfigureAwait(false);
+                calls.Add(engine.CampaignGrain(entry.Id).Restore(bytes.AsImmutable()));
             }
         }
 
+        await Task.WhenAll(calls).ConfigureAwait(false);
         if (snapshot.Extensions.TryGetValue(EngineExtension, out var engineBytes))
         {
             DecodeEngine(engine, engineBytes);

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using AdCtr.Server.Api;
-using AdCtr.Server.Model;
 using Microsoft.AspNetCore.Mvc;
 
 namespace AdCtr.Server.Hosting;

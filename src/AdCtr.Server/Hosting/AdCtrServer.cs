@@ -1,5 +1,4 @@
-using System.Diagnostics.Metrics;
-using AdCtr.Grains.Runtime;
+using AdCtr.Grains.Storage;
 using AdCtr.Learning.Features;
 using AdCtr.Server.Api;
 using AdCtr.Server.Model;
@@ -45,21 +44,10 @@ public static partial class AdCtrServer
     public static WebApplicationBuilder AddAdCtr(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
+        builder.AddAdCtrSilo(); // first: the silo is up before recovery replays examples through the grains
         services.AddOptions<ModelOptions>().BindConfiguration(ModelOptions.SectionName).ValidateDataAnnotations().Validate(o => TryFtrl(o.Global) && TryFtrl(o.Campaign), "FTRL parameters: alpha > 0, beta >= 0, L1 >= 0, L2 >= 0").ValidateOnStart();
         services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<CalibrationOptions>().BindConfiguration(CalibrationOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<GrainRuntimeOptions>().BindConfiguration("AdCtr:" + GrainRuntimeOptions.SectionName).Validate(o =>
-        {
-            try
-            {
-                o.Validate();
-                return true;
-            }
-            catch (ArgumentException)
-            {
-                return false;
-            }
-        }, "AdCtr:Grains: IdleTimeout and CollectionInterval must be positive").ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp =>
         {
@@ -70,15 +58,16 @@ public static partial class AdCtrServer
                 spec = spec.WithBits(bits);
             }
 
-            var meter = sp.GetRequiredService<IMeterFactory>().Create(new MeterOptions("AdCtr.Grains"));
+            var grains = sp.GetRequiredService<GrainOptions>();
             return new CtrEngine(
                 spec,
                 model,
                 sp.GetRequiredService<IOptions<LimitsOptions>>().Value,
                 sp.GetRequiredService<IOptions<CalibrationOptions>>().Value,
-                sp.GetRequiredService<IOptions<GrainRuntimeOptions>>().Value,
                 sp.GetRequiredService<TimeProvider>(),
-                meter);
+                sp.GetRequiredService<IGrainFactory>(),
+                sp.GetRequiredService<CampaignGrainStorage>(),
+                grains.IdleTimeout / 2);
         });
         services.AddAdCtrMetrics();
         services.AddSingleton<ServerMetrics>();
@@ -172,8 +161,12 @@ public static partial class AdCtrServer
     }
 }
 
-/// <summary>Starts and stops the engine with the host (ready once the model is loaded).</summary>
-internal sealed class EngineLifetime(CtrEngine engine, ServerReadiness readiness) : IHostedService
+/// <summary>
+/// Reports the server ready once the silo has started and recovery has run (hosted services start in registration
+/// order). Campaign grains are stopped by the silo, after the hosted services registered later (durability's
+/// snapshot on shutdown) have stopped.
+/// </summary>
+internal sealed class EngineLifetime(ServerReadiness readiness) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -181,7 +174,7 @@ internal sealed class EngineLifetime(CtrEngine engine, ServerReadiness readiness
         return Task.CompletedTask;
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken) => await engine.Runtime.StopAsync(cancellationToken).ConfigureAwait(false);
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>Finds files of config/: relative to the working directory, else next to the executable.</summary>

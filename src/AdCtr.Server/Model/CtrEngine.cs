@@ -1,32 +1,35 @@
 using System.Collections.Concurrent;
-using System.Text;
-using AdCtr.Grains.Runtime;
+using AdCtr.Grains.Storage;
 using AdCtr.Learning.Features;
 using AdCtr.Learning.Ftrl;
 using AdCtr.Learning.Models;
 using AdCtr.Learning.Readers;
 using AdCtr.Server.Api;
 using AdCtr.Server.Hosting;
+using Orleans.Concurrency;
 
 namespace AdCtr.Server.Model;
 
 /// <summary>
-/// The serving and learning core of the server: the feature spec and encoders, the shared global model,
-/// the campaign model grains, calibration and statistics.
-/// The global model is one dense FTRL table updated Hogwild-style (Recht et al. 2011) from every campaign's
-/// write turn, not a single-writer grain: a grain turn costs ~100-120 ns of queueing on top of the update
-/// (measured, src/AdCtr.Grains/README.md) and one queue would serialise all ingestion on one core.
+/// The serving and learning core of the server: the feature spec and encoders, calibration and statistics, and
+/// the silo's <see cref="SiloModel"/> (the global model and the view of active campaign models). Examples are
+/// learned through the campaign grains (<see cref="ICampaignGrain"/>, one call per campaign per batch); predictions
+/// read the view without grain calls. The global model is one dense FTRL table updated Hogwild-style (Recht et al.
+/// 2011) by every campaign turn, not a single-writer grain: one grain in front of it would put all ingestion on one
+/// core, and a local grain call costs 2.3-5 µs against ~0.7 µs for a whole prediction (../shared/STACK.md).
 /// </summary>
-internal sealed class CtrEngine : IAsyncDisposable
+internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
 {
-    private readonly ConcurrentDictionary<ulong, string> _campaignIds = new();
     private readonly ConcurrentQueue<Scratch> _scratch = new();
     private readonly ProgressiveStats _uncampaigned = new();
     private readonly ulong _impressionSalt;
+    private readonly IGrainFactory? _grains;
     private long _impressionCounter;
     private long _examplesLearned;
 
-    public CtrEngine(FeatureSpec spec, ModelOptions model, LimitsOptions limits, CalibrationOptions calibration, GrainRuntimeOptions grains, TimeProvider time, System.Diagnostics.Metrics.Meter? meter = null)
+    /// <param name="grains">The silo's grain factory; null for an engine that only predicts (tests of the serving path).</param>
+    /// <param name="storage">The campaign grain storage (states of deactivated campaigns), or null with no silo.</param>
+    public CtrEngine(FeatureSpec spec, ModelOptions model, LimitsOptions limits, CalibrationOptions calibration, TimeProvider time, IGrainFactory? grains = null, CampaignGrainStorage? storage = null, TimeSpan? keepAlivePeriod = null)
     {
         spec.Validate();
         Spec = spec;
@@ -37,16 +40,14 @@ internal sealed class CtrEngine : IAsyncDisposable
         CampaignParameters = model.Campaign.ToParameters();
         GlobalParameters.Validate();
         CampaignParameters.Validate();
-        Global = new DenseFtrlModel(spec.Bits, GlobalParameters);
+        Silo = new SiloModel(new DenseFtrlModel(spec.Bits, GlobalParameters), CampaignParameters, model.CampaignAdmission, time) { Observer = this, KeepAlivePeriod = keepAlivePeriod };
         Names = new FieldNameTable(spec);
         CampaignField = spec.CampaignField is null ? -1 : spec.IndexOf(spec.CampaignField);
         AdField = spec.IndexOf("adId");
         AdvertiserField = spec.IndexOf("advertiserId");
         Calibration = new CalibrationService(calibration);
-        Store = new CampaignStateStore();
-        Runtime = new GrainRuntime(Store, grains, time, meter);
-        Runtime.RegisterGrainType(_ => new CampaignGrain(this), new GrainTypeOptions { Name = "campaign" });
-        Runtime.Start();
+        _grains = grains;
+        Storage = storage;
         _impressionSalt = (ulong)Random.Shared.NextInt64();
     }
 
@@ -62,7 +63,10 @@ internal sealed class CtrEngine : IAsyncDisposable
 
     public FtrlParameters CampaignParameters { get; }
 
-    public DenseFtrlModel Global { get; }
+    /// <summary>The silo-local model: global table, campaign view, known campaigns.</summary>
+    public SiloModel Silo { get; }
+
+    public DenseFtrlModel Global => Silo.Global;
 
     public FieldNameTable Names { get; }
 
@@ -74,20 +78,20 @@ internal sealed class CtrEngine : IAsyncDisposable
 
     public CalibrationService Calibration { get; }
 
-    public CampaignStateStore Store { get; }
+    /// <summary>States of deactivated campaigns (null without a silo).</summary>
+    public CampaignGrainStorage? Storage { get; }
 
-    public GrainRuntime Runtime { get; }
+    private IGrainFactory Grains => _grains ?? throw new InvalidOperationException("this engine has no silo: it cannot learn campaign examples");
 
     /// <summary>Examples learned since start (the model version served with predictions).</summary>
     public long ExamplesLearned => Interlocked.Read(ref _examplesLearned);
 
-    public int KnownCampaigns => _campaignIds.Count;
+    public int KnownCampaigns => Silo.KnownCount;
 
-    /// <summary>Campaign grains active in this process (the rest are stored and come back on their next call).</summary>
-    public int ActiveCampaignGrains => (int)Runtime.GetStatistics<CampaignGrain>().ActivationCount;
+    /// <summary>Campaign grains active in this silo (the rest are stored and come back on their next call).</summary>
+    public int ActiveCampaignGrains => Silo.View.Count;
 
-    public SparseFtrlModel NewCampaignModel(string campaignId) =>
-        new(CampaignParameters, initialCapacity: 16, admissionProbability: Model.CampaignAdmission, seed: FeatureEncoder.CampaignKeyOf(Encoding.UTF8.GetBytes(campaignId)));
+    public ICampaignGrain CampaignGrain(string id) => Grains.GetGrain<ICampaignGrain>(id);
 
     public Scratch RentScratch() => _scratch.TryDequeue(out var s) ? s : new Scratch(this);
 
@@ -96,37 +100,100 @@ internal sealed class CtrEngine : IAsyncDisposable
     /// <summary>Receives every progressive prediction too (the metrics' sliding window), or null.</summary>
     public Telemetry.ProgressiveWindow? ProgressiveWindow { get; set; }
 
-    public void RecordProgressive(double p, float label, float weight)
+    void IProgressiveObserver.Record(double prediction, float label, float weight)
     {
-        Calibration.Record(p, label, weight);
-        ProgressiveWindow?.Add(p, label, weight);
+        Calibration.Record(prediction, label, weight);
+        ProgressiveWindow?.Add(prediction, label, weight);
     }
 
     /// <summary>The id of a campaign that has a model, by its 64-bit key; null for a campaign never learned.</summary>
-    public string? KnownCampaignId(ulong key) => _campaignIds.GetValueOrDefault(key);
+    public string? KnownCampaignId(ulong key) => Silo.KnownId(key);
 
-    public bool IsKnownCampaign(string id) => _campaignIds.ContainsKey(FeatureEncoder.CampaignKeyOf(Encoding.UTF8.GetBytes(id)));
+    public bool IsKnownCampaign(string id) => Silo.IsKnown(SiloModel.KeyOf(id));
 
-    public IEnumerable<string> CampaignIds() => _campaignIds.Values;
+    public IEnumerable<string> CampaignIds() => Silo.KnownIds;
 
     /// <summary>Marks a campaign id as known (it has, or will have, a model).</summary>
-    public void RegisterCampaign(ulong key, string id) => _campaignIds.TryAdd(key, id);
+    public void RegisterCampaign(ulong key, string id) => Silo.Register(key, id);
 
     /// <summary>
-    /// Raw (uncalibrated) probability of an encoded example: global logit plus, for a campaign that has a
-    /// model, its campaign logit; a campaign never learned gets the global model alone (cold start).
-    /// Never changes model state.
+    /// The model of a campaign for predictions, without a grain call: the active grain's model from the view, or
+    /// null for a campaign never learned (cold start: the global model alone). False when the campaign has a stored
+    /// model but no active grain: the caller activates it (<see cref="ActivateAsync"/>) and asks again.
     /// </summary>
-    public double PredictRaw(EncodedExample x)
+    public bool TryResolveCampaign(ulong key, out SparseFtrlModel? model)
+    {
+        if (Silo.View.TryGet(key, out var entry))
+        {
+            entry.MarkRead();
+            model = entry.Model;
+            return true;
+        }
+
+        model = null;
+        return !Silo.IsKnown(key);
+    }
+
+    /// <summary>Activates the grain of a known campaign (one call), so that its model enters the view.</summary>
+    public Task ActivateAsync(ulong key) => Silo.KnownId(key) is { } id ? CampaignGrain(id).Activate() : Task.CompletedTask;
+
+    /// <summary>The campaign model of <paramref name="key"/> for a prediction, activating its grain if it is stored.</summary>
+    public async ValueTask<SparseFtrlModel?> ResolveCampaignAsync(ulong key)
+    {
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            if (TryResolveCampaign(key, out var model))
+            {
+                return model;
+            }
+
+            await ActivateAsync(key).ConfigureAwait(false);
+        }
+
+        throw new CampaignUnavailableException(Silo.KnownId(key) ?? key.ToString("x16", System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>
+    /// Raw (uncalibrated) probability of an encoded example: global logit plus, for a campaign that has a model, its
+    /// campaign logit (<paramref name="campaign"/>, from <see cref="TryResolveCampaign"/>); a campaign never learned gets
+    /// the global model alone (cold start). Never changes model state.
+    /// </summary>
+    public double PredictRaw(EncodedExample x, SparseFtrlModel? campaign)
     {
         var logit = Global.Dot(x.Global.Indices, x.Global.Values);
-        if (x.HasCampaign && _campaignIds.TryGetValue(x.CampaignKey, out var id))
+        if (campaign is not null && x.HasCampaign)
         {
-            logit += Runtime.GetGrain<CampaignGrain>(id).Read(x, static (g, e) => g.Model.Dot(e.Campaign.Indices, e.Campaign.Values));
+            logit += campaign.Dot(x.Campaign.Indices, x.Campaign.Values);
         }
 
         return Glmix.Sigmoid(logit);
     }
+
+    /// <summary>
+    /// <see cref="PredictRaw(EncodedExample, SparseFtrlModel?)"/> for a caller that cannot await (the joiner, under a
+    /// lock): a campaign with a stored model but no active grain is read from the grain storage (slow, and rare: a
+    /// campaign just served is active).
+    /// </summary>
+    public double PredictRaw(EncodedExample x) => PredictRaw(x, x.HasCampaign ? CampaignModelOrStored(x.CampaignKey) : null);
+
+    /// <summary>
+    /// The campaign model of <paramref name="key"/> without a grain call: the active grain's from the view, else a
+    /// copy decoded from the grain storage (slow), else null (never learned).
+    /// </summary>
+    public SparseFtrlModel? CampaignModelOrStored(ulong key)
+    {
+        if (TryResolveCampaign(key, out var model))
+        {
+            return model;
+        }
+
+        var bytes = Silo.KnownId(key) is { } id ? Storage?.ReadBytes(id) : null;
+        return bytes is null ? null : CampaignStateCodec.Decode(bytes).Model;
+    }
+
+    /// <summary>Like <see cref="PredictRaw(EncodedExample)"/>, activating a stored campaign's grain instead of reading storage.</summary>
+    public async ValueTask<double> PredictRawAsync(EncodedExample x) =>
+        PredictRaw(x, x.HasCampaign ? await ResolveCampaignAsync(x.CampaignKey).ConfigureAwait(false) : null);
 
     /// <summary>Receives every served prediction (the impression joiner), or null.</summary>
     public IServedPredictionSink? ServedSink { get; set; }
@@ -253,14 +320,16 @@ internal sealed class CtrEngine : IAsyncDisposable
     }
 
     /// <summary>
-    /// Learns a batch: examples without a campaign on the caller's thread, the others as one write turn per
-    /// campaign (campaigns run in parallel; each campaign's examples in order). Completes when every example
-    /// is learned, so a prediction made after the returned task completes sees them.
+    /// Learns a batch: examples without a campaign on the caller's thread, the others through one grain call per
+    /// campaign (campaigns run in parallel; each campaign's rows in order, in one turn). Completes when every example
+    /// is learned, so a prediction made after the returned task completes sees them. A failed or timed-out call
+    /// faults the task (the caller must not acknowledge the batch).
     /// </summary>
     public async ValueTask LearnAsync(ExampleBatch batch, IReadOnlyDictionary<ulong, string> campaignIds)
     {
-        Dictionary<ulong, CampaignWork>? work = null;
+        Dictionary<ulong, List<int>>? rows = null;
         var now = Time.GetUtcNow().ToUnixTimeMilliseconds();
+        var uncampaigned = 0;
         for (var i = 0; i < batch.Count; i++)
         {
             if (!batch.HasCampaign(i))
@@ -273,68 +342,58 @@ internal sealed class CtrEngine : IAsyncDisposable
                     _uncampaigned.Add(p, label, weight, now);
                 }
 
-                RecordProgressive(p, label, weight);
+                ((IProgressiveObserver)this).Record(p, label, weight);
+                uncampaigned++;
                 continue;
             }
 
-            work ??= [];
+            rows ??= [];
             var key = batch.CampaignKey(i);
-            if (!work.TryGetValue(key, out var w))
+            if (!rows.TryGetValue(key, out var list))
+            {
+                rows[key] = list = [];
+            }
+
+            list.Add(i);
+        }
+
+        if (rows is not null)
+        {
+            var calls = new Task<int>[rows.Count];
+            var c = 0;
+            foreach (var (key, list) in rows)
             {
                 var id = campaignIds[key];
                 RegisterCampaign(key, id);
-                work[key] = w = new CampaignWork(batch, id);
+                calls[c++] = CampaignGrain(id).Learn(new CampaignSlice(batch, [.. list]).AsImmutable());
             }
 
-            w.Rows.Add(i);
-        }
-
-        if (work is not null)
-        {
-            var pending = new List<Task>(work.Count);
-            foreach (var w in work.Values)
-            {
-                pending.Add(Runtime.GetGrain<CampaignGrain>(w.CampaignId).InvokeAsync(w, static (g, item) =>
-                {
-                    g.Learn(item);
-                    return ValueTask.FromResult(true);
-                }).AsTask());
-            }
-
-            await Task.WhenAll(pending).ConfigureAwait(false);
+            await Task.WhenAll(calls).ConfigureAwait(false);
         }
 
         Interlocked.Add(ref _examplesLearned, batch.Count);
     }
 
-    /// <summary>Statistics of one campaign (active or stored), or null when it has no model.</summary>
-    public async ValueTask<CampaignSummary?> GetCampaignAsync(string id)
+    /// <summary>Statistics of one campaign (through its grain, activating it if it is stored), or null when it has no model.</summary>
+    public async ValueTask<CampaignSummary?> GetCampaignAsync(string id) =>
+        IsKnownCampaign(id) ? await CampaignGrain(id).GetSummary().ConfigureAwait(false) : null;
+
+    /// <summary>Current weights of the campaign-part features in <paramref name="named"/> (explain), from the campaign's grain.</summary>
+    public async ValueTask<float[]> CampaignWeightsAsync(string id, List<NamedFeature> named)
     {
-        if (!IsKnownCampaign(id))
+        var indices = new List<int>();
+        foreach (var f in named)
         {
-            return null;
+            if (f.Part == ModelPart.Campaign)
+            {
+                indices.Add(f.Index);
+            }
         }
 
-        return await Runtime.GetGrain<CampaignGrain>(id).ReadAsync(0, static (g, _) => ValueTask.FromResult(CampaignSummary.Of(g.GetPrimaryKeyString(), g.Model, g.Statistics))).ConfigureAwait(false);
+        return (await CampaignGrain(id).GetWeights(indices.ToArray().AsImmutable()).ConfigureAwait(false)).Value;
     }
 
-    /// <summary>Current weights of the campaign-part features in <paramref name="named"/> (explain).</summary>
-    public async ValueTask<float[]> CampaignWeightsAsync(string id, List<NamedFeature> named) =>
-        await Runtime.GetGrain<CampaignGrain>(id).ReadAsync(named, static (g, list) =>
-        {
-            var weights = new List<float>();
-            foreach (var f in list)
-            {
-                if (f.Part == ModelPart.Campaign)
-                {
-                    weights.Add(g.Model.WeightOf(f.Index));
-                }
-            }
-
-            return ValueTask.FromResult(weights.ToArray());
-        }).ConfigureAwait(false);
-
-    /// <summary>Progressive statistics over every campaign and the examples without one.</summary>
+    /// <summary>Progressive statistics over every campaign (active grains from the view, the rest from storage) and the examples without one.</summary>
     public ProgressiveStats GlobalStatistics()
     {
         var total = new ProgressiveStats();
@@ -343,38 +402,45 @@ internal sealed class CtrEngine : IAsyncDisposable
             Merge(total, _uncampaigned);
         }
 
-        foreach (var id in _campaignIds.Values)
+        foreach (var entry in Silo.View.Entries)
         {
-            var grain = Runtime.GetGrain<CampaignGrain>(id);
-            if (grain.IsActive)
-            {
-                Merge(total, grain.Read(0, static (g, _) => g.Statistics));
-            }
+            Merge(total, entry.Stats);
         }
 
-        foreach (var state in Store.Entries())
+        if (Storage is not null)
         {
-            if (!Runtime.GetGrain<CampaignGrain>(state.Id).IsActive)
+            foreach (var (id, stored) in Storage.Index)
             {
-                Merge(total, state.Stats);
+                if (!Silo.View.TryGet(SiloModel.KeyOf(id), out _))
+                {
+                    Merge(total, stored.Stats);
+                }
             }
         }
 
         return total;
     }
 
-    /// <summary>Sums model size over active campaign grains and stored states.</summary>
+    /// <summary>Model size over active campaign grains (live tables) and stored states (their bytes).</summary>
     public (long Coordinates, long Bytes) CampaignModelSize()
     {
-        long coordinates = 0, bytes = Store.Bytes;
-        foreach (var id in _campaignIds.Values)
+        long coordinates = 0, bytes = 0;
+        foreach (var entry in Silo.View.Entries)
         {
-            var grain = Runtime.GetGrain<CampaignGrain>(id);
-            if (grain.IsActive)
+            var model = entry.Model;
+            coordinates += model.Coordinates;
+            bytes += model.MemoryBytes;
+        }
+
+        if (Storage is not null)
+        {
+            foreach (var (id, stored) in Storage.Index)
             {
-                var (c, b) = grain.Read(0, static (g, _) => (g.Model.Coordinates, g.Model.MemoryBytes));
-                coordinates += c;
-                bytes += b;
+                if (!Silo.View.TryGet(SiloModel.KeyOf(id), out _))
+                {
+                    coordinates += stored.Coordinates;
+                    bytes += stored.Bytes;
+                }
             }
         }
 
@@ -391,7 +457,7 @@ internal sealed class CtrEngine : IAsyncDisposable
         total.LastUpdateUnixMs = Math.Max(total.LastUpdateUnixMs, s.LastUpdateUnixMs);
     }
 
-    public async ValueTask DisposeAsync() => await Runtime.DisposeAsync().ConfigureAwait(false);
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     /// <summary>Per-request working objects (encoder, rows, parsed request, batch), pooled.</summary>
     internal sealed class Scratch(CtrEngine engine)
@@ -406,9 +472,26 @@ internal sealed class CtrEngine : IAsyncDisposable
 
         public PredictRequestParser Parser { get; } = new(engine.Names, engine.Limits.MaxCandidates, engine.Limits.MaxFieldsPerObject, engine.Limits.MaxValueBytes);
 
-        public double[] Ctr { get; set; } = new double[64];
+        public double[] Ctr { get; private set; } = new double[64];
 
-        public byte[] ImpressionIds { get; set; } = new byte[64 * 17];
+        public byte[] ImpressionIds { get; private set; } = new byte[64 * 17];
+
+        /// <summary>Each candidate's campaign model (null: the global model alone), from the view.</summary>
+        public SparseFtrlModel?[] Campaigns { get; private set; } = new SparseFtrlModel?[64];
+
+        /// <summary>Keys of the request's campaigns that have a stored model but no active grain.</summary>
+        public List<ulong> Inactive { get; } = [];
+
+        public void EnsureCapacity(int candidates)
+        {
+            if (Ctr.Length < candidates)
+            {
+                var n = Math.Max(candidates, Ctr.Length * 2);
+                Ctr = new double[n];
+                ImpressionIds = new byte[n * 17];
+                Campaigns = new SparseFtrlModel?[n];
+            }
+        }
     }
 }
 
@@ -418,19 +501,9 @@ internal interface IServedPredictionSink
     void Served(ReadOnlySpan<byte> impressionId, RawRow row, EncodedExample x, double rawPrediction);
 }
 
-/// <summary>What <c>GET /v1/campaigns/{id}</c> reports.</summary>
-internal sealed record CampaignSummary(string CampaignId, long Coefficients, long ModelBytes, long Examples, double Clicks, double? LogLoss, double? NormalizedEntropy, double? CalibrationRatio, DateTimeOffset? LastUpdate)
+/// <summary>A campaign's grain could not be activated (its stored state is unreadable, or the silo is stopping).</summary>
+internal sealed class CampaignUnavailableException(string campaignId)
+    : Exception("campaign '" + campaignId + "' has a stored model but its grain could not be activated")
 {
-    public static CampaignSummary Of(string id, SparseFtrlModel model, ProgressiveStats s) => new(
-        id,
-        model.Coordinates,
-        model.MemoryBytes,
-        s.Examples,
-        s.Clicks,
-        Finite(s.LogLoss),
-        Finite(s.NormalizedEntropy),
-        Finite(s.CalibrationRatio),
-        s.LastUpdateUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(s.LastUpdateUnixMs) : null);
-
-    private static double? Finite(double v) => double.IsFinite(v) ? v : null;
+    public string CampaignId { get; } = campaignId;
 }

@@ -8,7 +8,7 @@ namespace AdCtr.Server.Telemetry;
 /// default one, so that several servers in one process, as in the tests, never export each other's figures),
 /// the factory the server's instruments are made with, prometheus-net's process collectors
 /// (<see cref="DotNetStats"/>: <c>process_*</c>, <c>dotnet_collection_count_total</c>) and a
-/// <see cref="MeterBridge"/> for the .NET runtime's, the grain runtime's and Orleans' System.Diagnostics.Metrics meters.
+/// <see cref="MeterBridge"/> for the .NET runtime's and Orleans' System.Diagnostics.Metrics meters.
 /// </summary>
 internal sealed class MetricsRegistry : IDisposable
 {
@@ -17,9 +17,6 @@ internal sealed class MetricsRegistry : IDisposable
 
     /// <summary>Orleans' meters: the name, or a prefix followed by a dot.</summary>
     public const string OrleansMeter = "Microsoft.Orleans";
-
-    /// <summary>The project's own grain runtime's meter (activations, turns, queues), until Orleans replaces that runtime.</summary>
-    public const string GrainRuntimeMeter = "AdCtr.Grains";
 
     private readonly MeterBridge _bridge;
 
@@ -37,7 +34,7 @@ internal sealed class MetricsRegistry : IDisposable
 
     public IMetricFactory Factory { get; }
 
-    /// <summary>True for the runtime's meter, and the grain runtime's and Orleans' meters of this server (or unscoped).</summary>
+    /// <summary>True for the runtime's meter, and Orleans' meters of this server (or unscoped).</summary>
     internal static bool IsExported(Meter meter, IMeterFactory scope)
     {
         if (meter.Scope is not null && !ReferenceEquals(meter.Scope, scope))
@@ -47,7 +44,6 @@ internal sealed class MetricsRegistry : IDisposable
 
         var name = meter.Name;
         return name == RuntimeMeter
-            || name == GrainRuntimeMeter
             || name == OrleansMeter
             || (name.StartsWith(OrleansMeter, StringComparison.Ordinal) && name.Length > OrleansMeter.Length && name[OrleansMeter.Length] == '.');
     }

@@ -1,47 +1,37 @@
-using AdCtr.Server.Model;
 using AdCtr.Server.Tests.Support;
 
 namespace AdCtr.Server.Tests.Api;
 
+/// <summary>Campaign grains in the real server: deactivated by Orleans, stored, and brought back by the next prediction.</summary>
 public sealed class GrainLifecycleTests
 {
     private const string Line = """{"context":{"user_age":"25-34","device":"mobile"},"adId":"a1","campaignId":"c1","features":{"ad_category":"shoes"},"label":1}""";
     private const string Request = """{"context":{"user_age":"25-34","device":"mobile"},"candidates":[{"adId":"a1","campaignId":"c1","features":{"ad_category":"shoes"}}]}""";
 
     [Fact]
-    public async Task CampaignGrain_IdleThenCalledAgain_IsDeactivatedStoredAndReactivatedWithTheSameState()
+    public async Task CampaignGrain_CollectedByOrleans_IsStoredAndReactivatedByThePredictionWithTheSameModel()
     {
-        await using var server = await LoopbackServer.StartAsync("--AdCtr:Grains:IdleTimeout=00:05:00");
+        await using var server = await LoopbackServer.StartAsync();
         await server.PostNdjsonAsync("/v1/examples", string.Join('\n', Enumerable.Repeat(Line, 40)));
-        var runtime = server.Engine.Runtime;
-        var grain = runtime.GetGrain<CampaignGrain>("c1");
-        Assert.True(grain.IsActive);
+        var engine = server.Engine;
+        Assert.Equal(1, engine.ActiveCampaignGrains);
         var before = (await server.PredictAsync(Request)).GetProperty("predictions")[0].GetProperty("ctr").GetDouble();
-        var coefficients = (await server.Engine.GetCampaignAsync("c1"))!.Coefficients;
+        var summary = (await engine.GetCampaignAsync("c1"))!;
 
-        // Not idle long enough: nothing is collected.
-        server.Clock.Advance(TimeSpan.FromMinutes(4));
-        Assert.Equal(0, await runtime.CollectIdleAsync(CancellationToken.None));
-        Assert.True(grain.IsActive);
+        // Orleans' activation collection (forced: every grain idle for at least 0 s) deactivates it; it stores its state.
+        await server.Grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        Assert.Equal(0, engine.ActiveCampaignGrains);
+        Assert.True(engine.Storage!.Contains("c1"));
+        Assert.Equal(1, engine.KnownCampaigns);
 
-        // Idle past the timeout (reads are noticed once per collection pass, so two passes): deactivated and stored.
-        server.Clock.Advance(TimeSpan.FromMinutes(6));
-        await runtime.CollectIdleAsync(CancellationToken.None);
-        server.Clock.Advance(TimeSpan.FromMinutes(6));
-        await runtime.CollectIdleAsync(CancellationToken.None);
-        Assert.False(grain.IsActive);
-        Assert.True(server.Engine.Store.Contains("c1"));
-        Assert.Equal(1, runtime.GetStatistics().Deactivations);
-
-        // The next prediction reactivates it from storage with the same model.
+        // The next prediction activates it (one call) and is answered with the campaign's model, not the global one alone.
         var after = (await server.PredictAsync(Request)).GetProperty("predictions")[0].GetProperty("ctr").GetDouble();
-        Assert.True(grain.IsActive);
+        Assert.Equal(1, engine.ActiveCampaignGrains);
         Assert.Equal(before, after);
-        Assert.Equal(coefficients, (await server.Engine.GetCampaignAsync("c1"))!.Coefficients);
-        Assert.Equal(40, (await server.Engine.GetCampaignAsync("c1"))!.Examples);
+        Assert.Equal(summary, await engine.GetCampaignAsync("c1"));
 
         // And it keeps learning where it left off.
         await server.PostNdjsonAsync("/v1/examples", Line);
-        Assert.Equal(41, (await server.Engine.GetCampaignAsync("c1"))!.Examples);
+        Assert.Equal(41, (await engine.GetCampaignAsync("c1"))!.Examples);
     }
 }

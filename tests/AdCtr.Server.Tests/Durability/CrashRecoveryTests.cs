@@ -1,11 +1,9 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using AdCtr.Grains.Runtime;
 using AdCtr.Learning.Features;
 using AdCtr.Server.Api;
 using AdCtr.Server.Hosting;
-using AdCtr.Server.Model;
 using AdCtr.Server.Tests.Storage;
 using Xunit.Abstractions;
 
@@ -86,8 +84,8 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
     private static async Task<double[]> ReplayInProcessAsync(int seed, long count)
     {
         var spec = FeatureSpec.Load(Path.Combine(AppContext.BaseDirectory, "config", "features.sim.json")).WithBits(ChildServer.Bits);
-        var engine = new CtrEngine(spec, new ModelOptions { Bits = ChildServer.Bits }, new LimitsOptions(), new CalibrationOptions { Kind = CalibrationKind.None }, new GrainRuntimeOptions(), TimeProvider.System);
-        await using (engine)
+        await using var host = await EngineHost.StartAsync(spec, new ModelOptions { Bits = ChildServer.Bits }, new LimitsOptions(), new CalibrationOptions { Kind = CalibrationKind.None }, TimeProvider.System);
+        var engine = host.Engine;
         {
             for (var b = 0; (long)b * BatchSize < count; b++)
             {
@@ -117,7 +115,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
                 row.Set(spec.IndexOf("adId"), candidates[i].GetProperty("adId").GetString());
                 row.Set(spec.IndexOf("campaignId"), candidates[i].GetProperty("campaignId").GetString());
                 encoder.Encode(row, x);
-                result[i] = engine.PredictRaw(x);
+                result[i] = await engine.PredictRawAsync(x);
             }
 
             return result;
@@ -151,6 +149,8 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
             foreach (var setting in new[]
             {
                 "--urls=http://127.0.0.1:0",
+                "--AdCtr:Cluster:SiloPort=0",
+                "--AdCtr:Cluster:GatewayPort=0",
                 "--AdCtr:Storage:Path=" + Path.Combine(dataDirectory, "data"),
                 "--AdCtr:Storage:FsyncPolicy=Interval",
                 "--AdCtr:Model:Bits=" + Bits,

@@ -36,6 +36,8 @@ internal sealed class InProcessServer : IAsyncDisposable
         var args = new List<string>
         {
             "--urls=http://127.0.0.1:0",
+            "--AdCtr:Cluster:SiloPort=0",
+            "--AdCtr:Cluster:GatewayPort=0",
             "--AdCtr:Storage:Path=" + dataDirectory,
             "--AdCtr:Model:Bits=18",
             "--AdCtr:Calibration:Kind=None",

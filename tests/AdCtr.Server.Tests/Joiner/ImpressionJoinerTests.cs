@@ -1,4 +1,3 @@
-using AdCtr.Grains.Runtime;
 using AdCtr.Learning.Features;
 using AdCtr.Server.Hosting;
 using AdCtr.Server.Joiner;
@@ -12,19 +11,22 @@ namespace AdCtr.Server.Tests.Joiner;
 /// log. Examples learned are observed through the engine's count and progressive statistics, whose Weight sums
 /// the importance weights and Clicks the weights of positives.
 /// </summary>
-public sealed class ImpressionJoinerTests : IAsyncDisposable
+public sealed class ImpressionJoinerTests : IAsyncLifetime
 {
     private static readonly DateTimeOffset Start = new(2026, 1, 5, 12, 0, 0, TimeSpan.Zero);
     private readonly ManualTimeProvider _time = new(Start);
-    private readonly CtrEngine _engine;
+    private EngineHost _host = null!;
 
-    public ImpressionJoinerTests()
+    private CtrEngine Engine => _host.Engine;
+
+    public async Task InitializeAsync()
     {
+        // A real silo with the campaign grains: the joiner's examples are learned through them, as in the server.
         var spec = FeatureSpec.Load(Path.Combine(AppContext.BaseDirectory, "config", "features.sim.json")).WithBits(18);
-        _engine = new CtrEngine(spec, new ModelOptions { Bits = 18 }, new LimitsOptions(), new CalibrationOptions { Kind = CalibrationKind.None }, new GrainRuntimeOptions(), _time);
+        _host = await EngineHost.StartAsync(spec, new ModelOptions { Bits = 18 }, new LimitsOptions(), new CalibrationOptions { Kind = CalibrationKind.None }, _time);
     }
 
-    public async ValueTask DisposeAsync() => await _engine.DisposeAsync();
+    public async Task DisposeAsync() => await _host.DisposeAsync();
 
     [Fact]
     public async Task Wait_ClickInWindow_LearnsOnePositiveAtOnce()
@@ -35,8 +37,8 @@ public sealed class ImpressionJoinerTests : IAsyncDisposable
         var outcomes = await HandleAsync(joiner, (EventType.Impression, id), (EventType.Click, id));
 
         Assert.Equal([EventOutcome.Accepted, EventOutcome.Accepted], outcomes);
-        Assert.Equal(1, _engine.ExamplesLearned);
-        Assert.Equal(1.0, _engine.GlobalStatistics().Clicks);
+        Assert.Equal(1, Engine.ExamplesLearned);
+        Assert.Equal(1.0, Engine.GlobalStatistics().Clicks);
     }
 
     [Fact]
@@ -52,8 +54,8 @@ public sealed class ImpressionJoinerTests : IAsyncDisposable
         var negatives = await joiner.SweepAsync();
 
         Assert.Equal(1, negatives);
-        Assert.Equal(1, _engine.ExamplesLearned);
-        Assert.Equal(0.0, _engine.GlobalStatistics().Clicks);
+        Assert.Equal(1, Engine.ExamplesLearned);
+        Assert.Equal(0.0, Engine.GlobalStatistics().Clicks);
         Assert.Equal(0, joiner.PendingCount);
     }
 
@@ -66,7 +68,7 @@ public sealed class ImpressionJoinerTests : IAsyncDisposable
         _time.Advance(TimeSpan.FromMinutes(16));
         await joiner.SweepAsync();
 
-        Assert.Equal(0, _engine.ExamplesLearned);
+        Assert.Equal(0, Engine.ExamplesLearned);
         Assert.Equal(1, joiner.Statistics().ExpiredWithoutImpression);
     }
 
@@ -85,8 +87,8 @@ public sealed class ImpressionJoinerTests : IAsyncDisposable
 
         Assert.Equal([EventOutcome.ClickAfterWindow], beforeSweep);
         Assert.Equal([EventOutcome.ClickAfterWindow], afterSweep);
-        Assert.Equal(1, _engine.ExamplesLearned); // the negative of the expired impression only
-        Assert.Equal(0.0, _engine.GlobalStatistics().Clicks);
+        Assert.Equal(1, Engine.ExamplesLearned); // the negative of the expired impression only
+        Assert.Equal(0.0, Engine.GlobalStatistics().Clicks);
         Assert.Equal(2, joiner.Statistics().Events[EventOutcome.ClickAfterWindow]);
     }
 
@@ -101,7 +103,7 @@ public sealed class ImpressionJoinerTests : IAsyncDisposable
         await joiner.SweepAsync();
 
         Assert.Equal([EventOutcome.Accepted, EventOutcome.Duplicate, EventOutcome.Accepted, EventOutcome.Duplicate], outcomes);
-        Assert.Equal(1, _engine.ExamplesLearned); // one positive; the clicked impression makes no negative
+        Assert.Equal(1, Engine.ExamplesLearned); // one positive; the clicked impression makes no negative
     }
 
     [Fact]
@@ -114,7 +116,7 @@ public sealed class ImpressionJoinerTests : IAsyncDisposable
         var outcomes = await HandleAsync(joiner, (EventType.Click, id), (EventType.Click, neverServed), (EventType.Impression, neverServed));
 
         Assert.Equal([EventOutcome.ClickWithoutImpression, EventOutcome.UnknownImpression, EventOutcome.UnknownImpression], outcomes);
-        Assert.Equal(0, _engine.ExamplesLearned);
+        Assert.Equal(0, Engine.ExamplesLearned);
     }
 
     [Fact]
@@ -125,16 +127,16 @@ public sealed class ImpressionJoinerTests : IAsyncDisposable
 
         await HandleAsync(joiner, (EventType.Impression, id));
         // A fresh model predicts sigmoid(0) = 0.5, so the FNW negative weight is (1 - 0.5)(1 + 0.5) = 0.75.
-        Assert.Equal(1, _engine.ExamplesLearned);
-        Assert.Equal(0.75, _engine.GlobalStatistics().Weight, 12);
+        Assert.Equal(1, Engine.ExamplesLearned);
+        Assert.Equal(0.75, Engine.GlobalStatistics().Weight, 12);
 
-        var p = _engine.PredictRaw(Encode("c1")); // the model after the negative: the click's weight is 1 + p
+        var p = Engine.PredictRaw(Encode("c1")); // the model after the negative: the click's weight is 1 + p
         await HandleAsync(joiner, (EventType.Click, id));
         _time.Advance(TimeSpan.FromMinutes(16));
         await joiner.SweepAsync(); // no further negative under fake-negative
 
-        var stats = _engine.GlobalStatistics();
-        Assert.Equal(2, _engine.ExamplesLearned);
+        var stats = Engine.GlobalStatistics();
+        Assert.Equal(2, Engine.ExamplesLearned);
         // Weights are stored as float: relative rounding below 1e-7.
         Assert.Equal(1 + p, stats.Clicks, 6);
         Assert.Equal(0.75 + 1 + p, stats.Weight, 6);
@@ -160,7 +162,7 @@ public sealed class ImpressionJoinerTests : IAsyncDisposable
         var click = await HandleAsync(joiner, (EventType.Click, first));
         await joiner.SweepAsync();
         Assert.Equal([EventOutcome.ClickAfterWindow], click);
-        Assert.Equal(1, _engine.ExamplesLearned); // the evicted impression became a negative at the sweep
+        Assert.Equal(1, Engine.ExamplesLearned); // the evicted impression became a negative at the sweep
     }
 
     [Fact]
@@ -183,7 +185,7 @@ public sealed class ImpressionJoinerTests : IAsyncDisposable
         // bound, not an exact count, is what can be asserted).
         Assert.InRange(kept, 835, 1165);
         Assert.Equal(n - kept, joiner.Statistics().NegativesDownsampled);
-        Assert.Equal(kept / rate, _engine.GlobalStatistics().Weight, 6); // each kept negative weighs 1/r = 4
+        Assert.Equal(kept / rate, Engine.GlobalStatistics().Weight, 6); // each kept negative weighs 1/r = 4
     }
 
     [Fact]
@@ -192,12 +194,12 @@ public sealed class ImpressionJoinerTests : IAsyncDisposable
         Span<byte> id = stackalloc byte[17];
         for (var i = 0; i < 1000; i++)
         {
-            _engine.WriteImpressionId(id);
+            Engine.WriteImpressionId(id);
             Assert.True(CtrEngine.TryParseImpressionId(id, out var bits));
-            Assert.True(_engine.WasIssued(bits));
+            Assert.True(Engine.WasIssued(bits));
             // Flipping any bit gives an id whose inverse is a counter far outside 1..1000 (the mix is a bijection
             // that scatters neighbours), with probability 1 - 1000/2^64 each.
-            Assert.False(_engine.WasIssued(bits ^ (1UL << (i % 64))));
+            Assert.False(Engine.WasIssued(bits ^ (1UL << (i % 64))));
         }
 
         Assert.False(CtrEngine.TryParseImpressionId("x0000000000000000"u8, out _));
@@ -206,12 +208,12 @@ public sealed class ImpressionJoinerTests : IAsyncDisposable
     }
 
     private ImpressionJoiner NewJoiner(string policy, int maxPending = 1000, double negativeRate = 1.0) =>
-        new(_engine, new ExampleIngestor(_engine), new JoinerOptions { Policy = policy, MaxPending = maxPending }, negativeRate, _time, startTimer: false);
+        new(Engine, new ExampleIngestor(Engine), new JoinerOptions { Policy = policy, MaxPending = maxPending }, negativeRate, _time, startTimer: false);
 
     private ulong Issue()
     {
         Span<byte> id = stackalloc byte[17];
-        _engine.WriteImpressionId(id);
+        Engine.WriteImpressionId(id);
         CtrEngine.TryParseImpressionId(id, out var bits);
         return bits;
     }
@@ -220,21 +222,21 @@ public sealed class ImpressionJoinerTests : IAsyncDisposable
     private ulong Serve(ImpressionJoiner joiner, string campaign)
     {
         Span<byte> id = stackalloc byte[17];
-        _engine.WriteImpressionId(id);
-        var spec = _engine.Spec;
+        Engine.WriteImpressionId(id);
+        var spec = Engine.Spec;
         var row = new RawRow(spec.Fields.Length);
         row.Set(spec.IndexOf("campaignId"), campaign);
         row.Set(spec.IndexOf("adId"), campaign + "-a1");
         row.Set(spec.IndexOf("user_age"), "18-24");
         var x = Encode(campaign);
-        joiner.Served(id, row, x, _engine.PredictRaw(x));
+        joiner.Served(id, row, x, Engine.PredictRaw(x));
         CtrEngine.TryParseImpressionId(id, out var bits);
         return bits;
     }
 
     private EncodedExample Encode(string campaign)
     {
-        var spec = _engine.Spec;
+        var spec = Engine.Spec;
         var row = new RawRow(spec.Fields.Length);
         row.Set(spec.IndexOf("campaignId"), campaign);
         row.Set(spec.IndexOf("adId"), campaign + "-a1");

@@ -1,4 +1,3 @@
-using AdCtr.Grains.Runtime;
 using AdCtr.Learning.Features;
 using AdCtr.Server.Hosting;
 using AdCtr.Server.Joiner;
@@ -12,20 +11,23 @@ namespace AdCtr.Server.Tests.Joiner;
 /// example that was served into them. Examples are observed as the joiner's log records (captured by a sink), which
 /// carry label, weight, timestamp, campaign id and every feature.
 /// </summary>
-public sealed class PendingSlabTests : IAsyncDisposable
+public sealed class PendingSlabTests : IAsyncLifetime
 {
     private static readonly DateTimeOffset Start = new(2026, 1, 5, 12, 0, 0, TimeSpan.Zero);
     private readonly ManualTimeProvider _time = new(Start);
-    private readonly CtrEngine _engine;
+    private EngineHost _host = null!;
     private readonly RecordingSink _log = new();
 
-    public PendingSlabTests()
+    private CtrEngine Engine => _host.Engine;
+
+    public async Task InitializeAsync()
     {
+        // A real silo with the campaign grains: the joiner's examples are learned through them, as in the server.
         var spec = FeatureSpec.Load(Path.Combine(AppContext.BaseDirectory, "config", "features.sim.json")).WithBits(18);
-        _engine = new CtrEngine(spec, new ModelOptions { Bits = 18 }, new LimitsOptions(), new CalibrationOptions { Kind = CalibrationKind.None }, new GrainRuntimeOptions(), _time);
+        _host = await EngineHost.StartAsync(spec, new ModelOptions { Bits = 18 }, new LimitsOptions(), new CalibrationOptions { Kind = CalibrationKind.None }, _time);
     }
 
-    public async ValueTask DisposeAsync() => await _engine.DisposeAsync();
+    public async Task DisposeAsync() => await _host.DisposeAsync();
 
     [Fact]
     public void MaxFeatures_FullRow_EqualsEncodedCounts()
@@ -34,8 +36,8 @@ public sealed class PendingSlabTests : IAsyncDisposable
         // global 1 + 13 + 7 = 21, campaign 8 + 1 = 9; a row with every field present reaches both.
         var x = Encode(FullRow("c9", 1));
 
-        Assert.Equal(21, FeatureEncoder.MaxFeatures(_engine.Spec, ModelPart.Global));
-        Assert.Equal(9, FeatureEncoder.MaxFeatures(_engine.Spec, ModelPart.Campaign));
+        Assert.Equal(21, FeatureEncoder.MaxFeatures(Engine.Spec, ModelPart.Global));
+        Assert.Equal(9, FeatureEncoder.MaxFeatures(Engine.Spec, ModelPart.Campaign));
         Assert.Equal(21, x.Global.Count);
         Assert.Equal(9, x.Campaign.Count);
     }
@@ -162,7 +164,7 @@ public sealed class PendingSlabTests : IAsyncDisposable
         var w = Serve(joiner, SmallRow("c-w"));
         Assert.Equal([EventOutcome.Accepted, EventOutcome.Accepted, EventOutcome.Duplicate], await HandleAsync(joiner, (EventType.Impression, w), (EventType.Click, w), (EventType.Click, w)));
         AssertRecord(Assert.Single(_log.Records), Encode(SmallRow("c-w")), "c-w", label: 1f);
-        Assert.Equal(3, _engine.ExamplesLearned); // a's positive, v's negative, w's positive
+        Assert.Equal(3, Engine.ExamplesLearned); // a's positive, v's negative, w's positive
         // Slots: at most one live per shard plus v's parked one, reused after the sweep.
         Assert.InRange(joiner.SlabSlots, 1, 17);
     }
@@ -170,7 +172,7 @@ public sealed class PendingSlabTests : IAsyncDisposable
     private void AssertRecord(byte[] record, EncodedExample expected, string campaign, float label)
     {
         var x = new EncodedExample();
-        var id = JoinedExampleRecord.Read(record, _engine.Spec.Fingerprint(), x, out var l, out var weight, out var ts);
+        var id = JoinedExampleRecord.Read(record, Engine.Spec.Fingerprint(), x, out var l, out var weight, out var ts);
         Assert.Equal(campaign, id);
         Assert.Equal(label, l);
         Assert.Equal(1f, weight); // wait policy, no downsampling
@@ -189,11 +191,11 @@ public sealed class PendingSlabTests : IAsyncDisposable
     }
 
     private ImpressionJoiner NewJoiner(int maxPending) =>
-        new(_engine, new ExampleIngestor(_engine, _log), new JoinerOptions { Policy = JoinerOptions.WaitPolicy, MaxPending = maxPending }, 1.0, _time, startTimer: false);
+        new(Engine, new ExampleIngestor(Engine, _log), new JoinerOptions { Policy = JoinerOptions.WaitPolicy, MaxPending = maxPending }, 1.0, _time, startTimer: false);
 
     private RawRow SmallRow(string campaign)
     {
-        var spec = _engine.Spec;
+        var spec = Engine.Spec;
         var row = new RawRow(spec.Fields.Length);
         row.Set(spec.IndexOf("campaignId"), campaign);
         row.Set(spec.IndexOf("adId"), campaign + "-a1");
@@ -205,7 +207,7 @@ public sealed class PendingSlabTests : IAsyncDisposable
 
     private RawRow FullRow(string campaign, int variant)
     {
-        var spec = _engine.Spec;
+        var spec = Engine.Spec;
         var row = new RawRow(spec.Fields.Length);
         foreach (var field in spec.Fields)
         {
@@ -218,16 +220,16 @@ public sealed class PendingSlabTests : IAsyncDisposable
     private EncodedExample Encode(RawRow row)
     {
         var x = new EncodedExample();
-        new FeatureEncoder(_engine.Spec).Encode(row, x);
+        new FeatureEncoder(Engine.Spec).Encode(row, x);
         return x;
     }
 
     private ulong Serve(ImpressionJoiner joiner, RawRow row)
     {
         Span<byte> id = stackalloc byte[17];
-        _engine.WriteImpressionId(id);
+        Engine.WriteImpressionId(id);
         var x = Encode(row);
-        joiner.Served(id, row, x, _engine.PredictRaw(x));
+        joiner.Served(id, row, x, Engine.PredictRaw(x));
         CtrEngine.TryParseImpressionId(id, out var bits);
         return bits;
     }

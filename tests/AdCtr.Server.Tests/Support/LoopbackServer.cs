@@ -35,6 +35,9 @@ internal sealed class LoopbackServer : IAsyncDisposable
 
     public CtrEngine Engine => _app.Services.GetRequiredService<CtrEngine>();
 
+    /// <summary>The silo's grain factory (management calls in tests, e.g. forcing activation collection).</summary>
+    public IGrainFactory Grains => _app.Services.GetRequiredService<IGrainFactory>();
+
     /// <summary>Base address, with a trailing slash.</summary>
     public Uri Address => Client.BaseAddress!;
 
@@ -49,6 +52,8 @@ internal sealed class LoopbackServer : IAsyncDisposable
         [
             "--AdCtr:Storage:Path=" + data,
             "--urls", "http://127.0.0.1:0",
+            "--AdCtr:Cluster:SiloPort=0", // a free port: tests run many silos at once
+            "--AdCtr:Cluster:GatewayPort=0",
             "--AdCtr:Model:SpecPath=" + Path.Combine(RepoPaths.Config, "features.sim.json"),
             "--AdCtr:Model:Bits=18",
             "--Logging:LogLevel:Default=Warning",

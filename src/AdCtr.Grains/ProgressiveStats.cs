@@ -1,4 +1,4 @@
-namespace AdCtr.Server.Model;
+namespace AdCtr.Grains;
 
 /// <summary>
 /// Progressive-validation statistics (Blum, Kalai and Langford 1999): each example is scored before it is
@@ -6,7 +6,7 @@ namespace AdCtr.Server.Model;
 /// ratio and normalized entropy as in He et al. 2014. Single writer (a grain turn); readers may see a
 /// slightly stale but never torn set because each field is a 64-bit value read atomically on x64.
 /// </summary>
-internal sealed class ProgressiveStats
+public sealed class ProgressiveStats
 {
     public long Examples;
     public double Weight;

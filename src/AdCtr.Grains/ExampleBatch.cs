@@ -1,25 +1,41 @@
 using AdCtr.Learning.Features;
 
-namespace AdCtr.Server.Model;
+namespace AdCtr.Grains;
 
 /// <summary>
 /// Encoded examples of one request, in flat arrays (indices and values of each part, with offsets), so a
-/// batch of 1,000 examples is a handful of arrays, reused across requests, not 1,000 objects.
+/// batch of 1,000 examples is a handful of arrays, reused across requests, not 1,000 objects. Campaign grains
+/// read it through <see cref="CampaignSlice"/> without copying (it crosses grain calls as an immutable value:
+/// the caller does not touch it until every call that holds it has completed).
 /// </summary>
-internal sealed class ExampleBatch
+[GenerateSerializer]
+[Alias("adctr.example-batch")]
+public sealed class ExampleBatch
 {
+    [Id(0)]
     private int[] _gi = new int[4096];
+    [Id(1)]
     private float[] _gv = new float[4096];
+    [Id(2)]
     private int[] _ci = new int[1024];
+    [Id(3)]
     private float[] _cv = new float[1024];
+    [Id(4)]
     private int[] _gOffset = new int[129];
+    [Id(5)]
     private int[] _cOffset = new int[129];
+    [Id(6)]
     private float[] _label = new float[128];
+    [Id(7)]
     private float[] _weight = new float[128];
+    [Id(8)]
     private long[] _time = new long[128];
+    [Id(9)]
     private ulong[] _campaign = new ulong[128];
+    [Id(10)]
     private bool[] _hasCampaign = new bool[128];
 
+    [Id(11)]
     public int Count { get; private set; }
 
     public void Clear()

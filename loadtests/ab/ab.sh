@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# A/B of two server builds (and the echo app) on this machine: predict-1, predict-50 and /v1/examples with wrk,
+# start-up time to /health/ready. Rounds alternate the builds so drifting machine load hits both alike.
+#   loadtests/ab/ab.sh BEFORE_DLL AFTER_DLL ECHO_DLL [ROUNDS=3] [SECONDS=10]
+# Prints one line per measurement: round, target, scenario, requests/s (wrk), and a median table at the end.
+set -euo pipefail
+before=$1 after=$2 echo_dll=$3 rounds=${4:-3} secs=${5:-10}
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+python3 "$here/bodies.py" "$work"
+results="$work/results.tsv"
+port=5391
+
+ready_ms() { # start the server, print milliseconds to /health/ready
+  local dll=$1 data=$2 t0 t1
+  t0=$(date +%s%N)
+  dotnet "$dll" --urls "http://127.0.0.1:$port" --AdCtr:Storage:Path="$data" --Logging:LogLevel:Default=Warning >"$data.log" 2>&1 &
+  echo $! >"$work/pid"
+  for _ in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && break
+    sleep 0.02
+  done
+  t1=$(date +%s%N)
+  echo $(( (t1 - t0) / 1000000 ))
+}
+stop() { kill "$(cat "$work/pid")" 2>/dev/null || true; wait "$(cat "$work/pid")" 2>/dev/null || true; }
+rate() { # wrk's requests/s
+  BODY=$2 CT=$3 wrk -t"$4" -c"$5" -d"${secs}s" -s "$here/post.lua" "http://127.0.0.1:$port$1" | awk '/Requests\/sec/ {print $2}'
+}
+
+for round in $(seq 1 "$rounds"); do
+  for target in echo before after; do
+    data="$work/data-$target-$round"
+    if [ "$target" = echo ]; then
+      dotnet "$echo_dll" --urls "http://127.0.0.1:$port" >"$data.log" 2>&1 &
+      echo $! >"$work/pid"
+      for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.02; done
+      rate /echo "$work/predict-1.json" application/json 1 32 >/dev/null # warm-up
+      printf '%s\techo\tpredict-1\t%s\n' "$round" "$(rate /echo "$work/predict-1.json" application/json 1 32)" | tee -a "$results"
+      stop
+      continue
+    fi
+    dll=$before; [ "$target" = after ] && dll=$after
+    printf '%s\t%s\tready-ms\t%s\n' "$round" "$target" "$(ready_ms "$dll" "$data")" | tee -a "$results"
+    rate /v1/predict "$work/predict-1.json" application/json 1 32 >/dev/null # warm-up (JIT, tiering)
+    printf '%s\t%s\tpredict-1\t%s\n' "$round" "$target" "$(rate /v1/predict "$work/predict-1.json" application/json 1 32)" | tee -a "$results"
+    printf '%s\t%s\tpredict-50\t%s\n' "$round" "$target" "$(rate /v1/predict "$work/predict-50.json" application/json 1 32)" | tee -a "$results"
+    printf '%s\t%s\texamples-1000\t%s\n' "$round" "$target" "$(rate /v1/examples "$work/examples-1000.ndjson" application/x-ndjson 2 4)" | tee -a "$results"
+    stop
+  done
+done
+
+echo
+echo "medians over $rounds rounds (predict-50: x50 = scores/s; examples-1000: x1000 = examples/s)"
+python3 - "$results" <<'PY'
+import sys, statistics, collections
+v = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    r, target, scenario, value = line.split()
+    v[(target, scenario)].append(float(value))
+for (target, scenario), xs in sorted(v.items()):
+    print("%-7s %-14s median %12.1f   runs %s" % (target, scenario, statistics.median(xs), " ".join("%.1f" % x for x in xs)))
+PY
+rm -rf "$work"

@@ -1,0 +1,146 @@
+using System.Net;
+using System.Net.Sockets;
+using AdCtr.Grains.Storage;
+using AdCtr.Server.Durability;
+using AdCtr.Server.Model;
+using AdCtr.Learning.Features;
+using AdCtr.Server.Storage;
+using Orleans.Configuration;
+
+namespace AdCtr.Server.Hosting;
+
+/// <summary>Campaign grains (section <c>AdCtr:Grains</c>).</summary>
+public sealed class GrainOptions
+{
+    public const string SectionName = "AdCtr:Grains";
+
+    /// <summary>An idle campaign grain is deactivated (its state stored) after this long (Orleans' collection age). Default 15 min.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>How often Orleans looks for idle grains (its collection quantum). Default 1 min; below <see cref="IdleTimeout"/>.</summary>
+    public TimeSpan CollectionInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>A grain call that takes longer fails (the request answers 503). Default 30 s.</summary>
+    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    internal string? Validate() =>
+        IdleTimeout <= TimeSpan.Zero || CollectionInterval <= TimeSpan.Zero || CallTimeout <= TimeSpan.Zero
+            ? "AdCtr:Grains: IdleTimeout, CollectionInterval and CallTimeout must be positive"
+            : CollectionInterval >= IdleTimeout
+                ? "AdCtr:Grains: CollectionInterval (" + CollectionInterval + ") must be shorter than IdleTimeout (" + IdleTimeout + ")"
+                : null;
+}
+
+/// <summary>The Orleans cluster this server's silo joins (section <c>AdCtr:Cluster</c>).</summary>
+public sealed class AdCtrClusterOptions
+{
+    public const string SectionName = "AdCtr:Cluster";
+
+    /// <summary>Membership provider: <c>Localhost</c> (the default: one silo, embedded, no external service).</summary>
+    public string Provider { get; set; } = "Localhost";
+
+    public string ClusterId { get; set; } = "adctr";
+
+    public string ServiceId { get; set; } = "adctr";
+
+    /// <summary>Silo-to-silo port on the advertised address. 0 picks a free port (tests). Default 11111.</summary>
+    public int SiloPort { get; set; } = 11111;
+
+    /// <summary>Port for external Orleans clients; 0 opens none. Default 30000.</summary>
+    public int GatewayPort { get; set; } = 30000;
+
+    public string AdvertisedAddress { get; set; } = "127.0.0.1";
+
+    internal string? Validate() =>
+        !string.Equals(Provider, "Localhost", StringComparison.OrdinalIgnoreCase)
+            ? "AdCtr:Cluster:Provider '" + Provider + "' is not supported; use Localhost"
+            : SiloPort is < 0 or > 65535 || GatewayPort is < 0 or > 65535
+                ? "AdCtr:Cluster: SiloPort and GatewayPort must be in 0..65535"
+                : !IPAddress.TryParse(AdvertisedAddress, out _)
+                    ? "AdCtr:Cluster:AdvertisedAddress '" + AdvertisedAddress + "' is not an IP address"
+                    : string.IsNullOrWhiteSpace(ClusterId) || string.IsNullOrWhiteSpace(ServiceId)
+                        ? "AdCtr:Cluster: ClusterId and ServiceId must not be empty"
+                        : null;
+}
+
+/// <summary>Makes the server an Orleans silo co-hosted with ASP.NET Core, with the campaign grains.</summary>
+internal static class SiloHosting
+{
+    public static TBuilder AddAdCtrSilo<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        var configuration = builder.Configuration;
+        var cluster = configuration.GetSection(AdCtrClusterOptions.SectionName).Get<AdCtrClusterOptions>() ?? new AdCtrClusterOptions();
+        var grains = configuration.GetSection(GrainOptions.SectionName).Get<GrainOptions>() ?? new GrainOptions();
+        if ((cluster.Validate() ?? grains.Validate()) is { } error)
+        {
+            throw new Microsoft.Extensions.Options.OptionsValidationException(AdCtrClusterOptions.SectionName, typeof(AdCtrClusterOptions), [error]);
+        }
+
+        builder.Services.AddSingleton(grains);
+        var siloPort = cluster.SiloPort == 0 ? FreeLoopbackPort() : cluster.SiloPort;
+        var durable = configuration.GetSection(DurabilityOptions.SectionName).GetValue(nameof(DurabilityOptions.Enabled), true);
+        var dataPath = configuration.GetSection(StorageOptions.SectionName).GetValue(nameof(StorageOptions.Path), "./data")!;
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering(siloPort, cluster.GatewayPort, null, cluster.ServiceId, cluster.ClusterId);
+            silo.Configure<EndpointOptions>(o => o.AdvertisedIPAddress = IPAddress.Parse(cluster.AdvertisedAddress));
+            silo.Configure<GrainCollectionOptions>(o =>
+            {
+                o.CollectionAge = grains.IdleTimeout;
+                o.CollectionQuantum = grains.CollectionInterval;
+            });
+            silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = grains.CallTimeout);
+            silo.Services.AddCampaignGrains(
+                _ => durable ? new CampaignGrainStorage(Path.Combine(dataPath, "grains", "campaigns")) : new CampaignGrainStorage(TemporaryGrainDirectory(), deleteOnDispose: true),
+                sp => sp.GetRequiredService<CtrEngine>().Silo);
+        });
+        return builder;
+    }
+
+    /// <summary>With durability off nothing is kept across runs: campaign states go to a directory of this process's own.</summary>
+    private static string TemporaryGrainDirectory() => Directory.CreateTempSubdirectory("adctr-grains-").FullName;
+
+    internal static int FreeLoopbackPort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+}
+
+/// <summary>
+/// A silo with an engine and the campaign grains, without HTTP, durability or the joiner: for tests and benchmarks of
+/// what sits on the engine (the joiner, replay). Durability off: campaign states go to a temporary directory.
+/// </summary>
+internal sealed class EngineHost : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private EngineHost(IHost host) => _host = host;
+
+    public CtrEngine Engine => _host.Services.GetRequiredService<CtrEngine>();
+
+    public static async Task<EngineHost> StartAsync(FeatureSpec spec, ModelOptions model, LimitsOptions limits, CalibrationOptions calibration, TimeProvider time)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["AdCtr:Cluster:SiloPort"] = "0",
+            ["AdCtr:Cluster:GatewayPort"] = "0",
+            ["AdCtr:Durability:Enabled"] = "false",
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.AddAdCtrSilo();
+        builder.Services.AddSingleton(sp => new CtrEngine(spec, model, limits, calibration, time, sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<CampaignGrainStorage>()));
+        var host = builder.Build();
+        await host.StartAsync().ConfigureAwait(false);
+        return new EngineHost(host);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync().ConfigureAwait(false);
+        _host.Dispose();
+    }
+}
