@@ -1,3 +1,3 @@
 using AdCtr.Server.Hosting;
 
-AdCtrServer.Build(args).Run();
+return await AdCtrServer.RunAsync(args);

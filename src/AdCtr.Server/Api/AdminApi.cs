@@ -30,15 +30,25 @@ internal static class AdminApi
 
             return await next(context).ConfigureAwait(false);
         });
-        group.MapPost("/snapshot", SnapshotAsync).WithName("AdminSnapshot").WithSummary("Write a model snapshot now").Produces<SnapshotWritten>().ProducesProblem(StatusCodes.Status401Unauthorized);
+        group.MapPost("/snapshot", SnapshotAsync).WithName("AdminSnapshot").WithSummary("Write a model snapshot now").Produces<SnapshotWritten>().ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status503ServiceUnavailable).ProducesProblem(StatusCodes.Status507InsufficientStorage);
         group.MapGet("/snapshots", ListSnapshots).WithName("AdminSnapshots").WithSummary("Snapshots on disk, newest first").Produces<List<SnapshotListing>>().ProducesProblem(StatusCodes.Status401Unauthorized);
         group.MapPost("/retrain", RetrainAsync).WithName("AdminRetrain").WithSummary("Batch retrain (L-BFGS) on a log window; evaluate, then swap only if better").Accepts<RetrainRequest>("application/json").Produces<RetrainResult>().ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapPost("/reload", ReloadAsync).WithName("AdminReload").WithSummary("Reload the newest valid snapshot and replay the log after it").Produces<RecoveryReport>().ProducesProblem(StatusCodes.Status401Unauthorized);
         return group;
     }
 
-    private static async Task<IResult> SnapshotAsync(DurabilityService durability, CancellationToken ct) =>
-        TypedResults.Ok(await durability.SnapshotAsync(closeIngestion: false, ct).ConfigureAwait(false));
+    private static async Task<IResult> SnapshotAsync(HttpContext context, DurabilityService durability, CancellationToken ct)
+    {
+        try
+        {
+            return TypedResults.Ok(await durability.SnapshotAsync(closeIngestion: false, ct).ConfigureAwait(false));
+        }
+        catch (Exception e) when (IngestionFailures.Classify(e, context) is { } failure)
+        {
+            // A full disk (507) or another storage fault (503): the previous snapshots are untouched.
+            return IngestionFailures.ToResult(context, failure);
+        }
+    }
 
     private static IResult ListSnapshots(DurabilityService durability) => TypedResults.Ok(durability.ListSnapshots());
 
@@ -71,6 +81,11 @@ internal static class AdminApi
         catch (InvalidOperationException e)
         {
             return TypedResults.Problem(detail: e.Message, statusCode: StatusCodes.Status409Conflict, title: "retraining not started", type: "https://adctr.dev/problems/conflict");
+        }
+        catch (Exception e) when (IngestionFailures.Classify(e, context) is { } failure)
+        {
+            // The snapshot that follows a swap could not be written (full disk, I/O error): 507/503, the log holds everything.
+            return IngestionFailures.ToResult(context, failure);
         }
     }
 }

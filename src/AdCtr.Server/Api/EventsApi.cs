@@ -1,5 +1,4 @@
 using System.Text.Json;
-using AdCtr.Server.Durability;
 using AdCtr.Server.Hosting;
 using AdCtr.Server.Joiner;
 using AdCtr.Server.Model;
@@ -27,7 +26,8 @@ internal static class EventsApi
             .Produces<EventsResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .ProducesProblem(StatusCodes.Status507InsufficientStorage);
         return group;
     }
 
@@ -56,10 +56,11 @@ internal static class EventsApi
         {
             (positives, negatives) = await joiner.HandleAsync(events, outcomes, context.RequestAborted).ConfigureAwait(false);
         }
-        catch (ServiceClosingException e)
+        catch (Exception e) when (IngestionFailures.Classify(e, context) is { } failure)
         {
+            // Nothing of this batch was logged or learned, and the joiner undid its marks: the same events may be sent again.
             metrics.Batch(IngestionEndpoint.Events, IngestionResult.Unavailable);
-            return TypedResults.Problem(detail: e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "shutting down", type: "https://adctr.dev/problems/unavailable");
+            return IngestionFailures.ToResult(context, failure);
         }
         catch (Exception e) when (GrainFailures.IsUnavailable(e))
         {

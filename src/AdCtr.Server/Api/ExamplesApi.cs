@@ -25,7 +25,8 @@ internal static class ExamplesApi
             .Produces<ExamplesResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .ProducesProblem(StatusCodes.Status507InsufficientStorage);
         return group;
     }
 
@@ -53,11 +54,12 @@ internal static class ExamplesApi
                 {
                     await ingestor.IngestAsync(parsed.Batch, parsed.CampaignIds, parsed.Lines, context.RequestAborted).ConfigureAwait(false);
                 }
-                catch (AdCtr.Server.Durability.ServiceClosingException e)
+                catch (Exception e) when (IngestionFailures.Classify(e, context) is { } failure)
                 {
-                    // Shutting down: nothing of this batch was logged or learned; the client may retry elsewhere.
+                    // Shutting down, or the example log's disk is full or failing: nothing of this batch was logged
+                    // or learned (the append comes first and is all-or-nothing); the client may send it again.
                     metrics.Batch(IngestionEndpoint.Examples, IngestionResult.Unavailable);
-                    return TypedResults.Problem(detail: e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "shutting down", type: "https://adctr.dev/problems/unavailable");
+                    return IngestionFailures.ToResult(context, failure);
                 }
                 catch (Exception e) when (GrainFailures.IsUnavailable(e))
                 {

@@ -5,6 +5,7 @@ using AdCtr.Server.Hosting;
 using AdCtr.Server.Joiner;
 using AdCtr.Server.Model;
 using AdCtr.Server.Storage;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace AdCtr.Server.Durability;
@@ -32,6 +33,7 @@ internal static partial class DurabilityHosting
         if (durable)
         {
             services.AddSingleton<DurableState>();
+            services.TryAddSingleton(StorageFileSystem.Default); // tests replace it to inject faults
             services.AddSingleton<DurabilityMetrics>();
             services.AddSingleton<IExampleSink, LogExampleSink>();
             services.AddSingleton<DurabilityService>();

@@ -14,6 +14,18 @@ public sealed class DurabilityOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "7.00:00:00")]
     public TimeSpan SnapshotInterval { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// While the example log's device fails (full disk, I/O errors), how often it is probed for writability (a file the
+    /// size of the failed append is written, fsynced and deleted), so that readiness comes back without traffic;
+    /// also the <c>Retry-After</c> of the 507/503 answers. Default 5 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan StorageProbeInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>After a scheduled snapshot failed, the next attempt comes this soon (instead of a whole interval). Default 30 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "7.00:00:00")]
+    public TimeSpan SnapshotRetryInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Write a snapshot on graceful shutdown (so the next start replays nothing). Default true.</summary>
     public bool SnapshotOnShutdown { get; set; } = true;
 

@@ -44,10 +44,16 @@ internal sealed partial class DurabilityService : IHostedService, IAsyncDisposab
     private readonly DurabilityMetrics _metrics;
     private readonly ILogger<DurabilityService> _logger;
     private readonly SemaphoreSlim _snapshotting = new(1, 1);
+    private readonly StorageFileSystem _fileSystem;
     private ITimer? _timer;
+    private ITimer? _probeTimer;
+    private int _probing;
+    private long _lastFaultLogTimestamp;
+    private bool _faultLogged;
 
-    public DurabilityService(CtrEngine engine, IngestionGate gate, DurableState state, ServerReadiness readiness, IOptions<StorageOptions> storage, IOptions<DurabilityOptions> options, TimeProvider time, DurabilityMetrics metrics, ILogger<DurabilityService> logger)
+    public DurabilityService(CtrEngine engine, IngestionGate gate, DurableState state, ServerReadiness readiness, IOptions<StorageOptions> storage, IOptions<DurabilityOptions> options, TimeProvider time, DurabilityMetrics metrics, ILogger<DurabilityService> logger, StorageFileSystem? fileSystem = null)
     {
+        _fileSystem = fileSystem ?? StorageFileSystem.Default;
         _engine = engine;
         _gate = gate;
         _state = state;
@@ -58,6 +64,7 @@ internal sealed partial class DurabilityService : IHostedService, IAsyncDisposab
         _metrics = metrics;
         _logger = logger;
         readiness.SetNotReady("loading the newest snapshot and replaying the example log");
+        readiness.AddCondition(StorageNotReadyReason);
     }
 
     /// <summary>What the last start-up or reload did.</summary>
@@ -65,14 +72,25 @@ internal sealed partial class DurabilityService : IHostedService, IAsyncDisposab
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var log = ExampleLog.Open(_storage, _time);
+        DataDirectory.Check(_storage);
+        var log = ExampleLog.Open(_storage, _time, _fileSystem);
+        log.FaultObserved = OnStorageFault;
         log.Observer = _metrics;
         _state.Log = log;
-        _state.Snapshots = new SnapshotStore(_storage);
+        try
+        {
+            _state.Snapshots = new SnapshotStore(_storage, _fileSystem);
+        }
+        catch
+        {
+            await DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
         if (log.Recovery.Truncated)
         {
             _metrics.TailTruncated(log.Recovery.TruncatedBytes);
-            Log.TailTruncated(_logger, log.Recovery.ActiveSegmentPath, log.Recovery.TruncatedAt.Value, log.Recovery.TruncatedBytes, log.Recovery.Damage.ToString());
+            Log.TailTruncated(_logger, log.Recovery.ActiveSegmentPath, log.Recovery.TruncatedAt.Value, log.Recovery.TruncatedBytes, log.Recovery.Damage.ToString(), log.Recovery.UncommittedRecords);
         }
 
         try
@@ -91,6 +109,7 @@ internal sealed partial class DurabilityService : IHostedService, IAsyncDisposab
         Log.Recovered(_logger, r.SnapshotSequence ?? -1, r.SnapshotLogPosition, r.ReplayedExamples, r.RejectedRecords, r.ExamplesLearned, r.Seconds);
         _readiness.SetReady();
         _timer = _time.CreateTimer(static s => ((DurabilityService)s!).OnTimer(), this, _options.SnapshotInterval, _options.SnapshotInterval);
+        _probeTimer = _time.CreateTimer(static s => ((DurabilityService)s!).OnProbeTimer(), this, _options.StorageProbeInterval, _options.StorageProbeInterval);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -99,6 +118,12 @@ internal sealed partial class DurabilityService : IHostedService, IAsyncDisposab
         {
             await _timer.DisposeAsync().ConfigureAwait(false);
             _timer = null;
+        }
+
+        if (_probeTimer is not null)
+        {
+            await _probeTimer.DisposeAsync().ConfigureAwait(false);
+            _probeTimer = null;
         }
 
         if (_state.Log is null)
@@ -114,9 +139,68 @@ internal sealed partial class DurabilityService : IHostedService, IAsyncDisposab
                 Log.ShutdownSnapshot(_logger, written.Sequence, written.LogPosition, written.Examples);
             }
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Nothing is lost: every acknowledged example is in the log, and the next start loads the newest good
+            // snapshot and replays the log after it. Shutdown goes on (a throw here would abort the process).
+            Log.ShutdownSnapshotFailed(_logger, StorageFaults.Describe(e), _state.Snapshots?.List() is [var newest, ..] ? newest.Path : "none", e is StorageFaultException ? null : e);
+        }
         finally
         {
             await DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The readiness condition: not ready while the example log's last write, fsync or probe failed.</summary>
+    private string? StorageNotReadyReason() =>
+        _state.Log?.LastError is { } e
+            ? "example log unavailable: " + e.Message + "; examples and events are refused (" + (e.Kind == StorageFaultKind.NoSpace ? "507" : "503") +
+              ") until a write succeeds (probed every " + _options.StorageProbeInterval.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) + " s); predictions are served"
+            : null;
+
+    /// <summary>On the log's writer loop: count every fault, log the first and then at most one per probe interval.</summary>
+    private void OnStorageFault(StorageFaultException fault)
+    {
+        _metrics.StorageFault(fault.Kind, fault.Operation);
+        var now = _time.GetTimestamp();
+        if (!_faultLogged || _time.GetElapsedTime(Volatile.Read(ref _lastFaultLogTimestamp), now) >= _options.StorageProbeInterval)
+        {
+            Volatile.Write(ref _lastFaultLogTimestamp, now);
+            _faultLogged = true;
+            Log.StorageFault(_logger, fault.Message);
+        }
+    }
+
+    private void OnProbeTimer() => _ = ProbeStorageAsync();
+
+    /// <summary>While the log's device fails, checks whether it takes writes again (so readiness returns without traffic).</summary>
+    internal async Task ProbeStorageAsync()
+    {
+        if (_state.Log is not { } log || Interlocked.Exchange(ref _probing, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            if (log.LastError is not null)
+            {
+                await log.ProbeAsync().ConfigureAwait(false);
+            }
+
+            if (_faultLogged && log.LastError is null)
+            {
+                _faultLogged = false;
+                Log.StorageRecovered(_logger, log.DirectoryPath);
+            }
+        }
+        catch (Exception e) when (e is StorageFaultException or ObjectDisposedException)
+        {
+            // Counted and logged by OnStorageFault; the next tick probes again.
+        }
+        finally
+        {
+            Volatile.Write(ref _probing, 0);
         }
     }
 
@@ -154,11 +238,26 @@ internal sealed partial class DurabilityService : IHostedService, IAsyncDisposab
 
             var existing = store.List();
             var sequence = existing.Count == 0 ? 1 : existing[0].Sequence + 1;
-            var info = await store.WriteAsync(sequence, (stream, _) =>
+            SnapshotInfo info;
+            try
             {
-                SnapshotFormat.Write(stream, snapshot);
-                return Task.CompletedTask;
-            }, ct).ConfigureAwait(false);
+                info = await store.WriteAsync(sequence, (stream, _) =>
+                {
+                    SnapshotFormat.Write(stream, snapshot);
+                    return Task.CompletedTask;
+                }, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _metrics.SnapshotFailed();
+                if (e is StorageFaultException fault)
+                {
+                    _metrics.StorageFault(fault.Kind, fault.Operation);
+                }
+
+                throw;
+            }
+
             ApplyRetention(log, store);
             var seconds = _time.GetElapsedTime(started).TotalSeconds;
             _metrics.SnapshotWritten(info.Length, seconds);
@@ -346,7 +445,10 @@ internal sealed partial class DurabilityService : IHostedService, IAsyncDisposab
         }
     }
 
-    private void OnTimer() => _ = SnapshotFromTimerAsync();
+    /// <summary>The last snapshot attempt the timer started (tests await it).</summary>
+    internal Task? LastTimerSnapshot { get; private set; }
+
+    private void OnTimer() => LastTimerSnapshot = SnapshotFromTimerAsync();
 
     private async Task SnapshotFromTimerAsync()
     {
@@ -362,15 +464,25 @@ internal sealed partial class DurabilityService : IHostedService, IAsyncDisposab
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            _metrics.SnapshotFailed();
-            Log.SnapshotFailed(_logger, e);
+            // The previous snapshots are untouched (only a temp file was written, and it was removed): retry soon.
+            var retry = _options.SnapshotRetryInterval < _options.SnapshotInterval ? _options.SnapshotRetryInterval : _options.SnapshotInterval;
+            try
+            {
+                _timer?.Change(retry, _options.SnapshotInterval);
+            }
+            catch (ObjectDisposedException)
+            {
+                // stopping
+            }
+
+            Log.SnapshotFailed(_logger, StorageFaults.Describe(e), retry, e is StorageFaultException ? null : e);
         }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Example log: cut a damaged tail off '{Segment}' at position {Position} ({Bytes} bytes, {Damage}); those examples were never acknowledged")]
-        public static partial void TailTruncated(ILogger logger, string segment, long position, long bytes, string damage);
+        [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Example log: cut a damaged or unfinished tail off '{Segment}' at position {Position} ({Bytes} bytes, {Damage}, {Uncommitted} complete records of an unfinished batch); those examples were never acknowledged")]
+        public static partial void TailTruncated(ILogger logger, string segment, long position, long bytes, string damage, long uncommitted);
 
         [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Recovered: snapshot {Sequence} at log position {Position}, replayed {Replayed} examples ({Rejected} records rejected), {Learned} examples in the model, {Seconds:F2} s")]
         public static partial void Recovered(ILogger logger, long sequence, long position, long replayed, long rejected, long learned, double seconds);
@@ -387,8 +499,17 @@ internal sealed partial class DurabilityService : IHostedService, IAsyncDisposab
         [LoggerMessage(EventId = 4006, Level = LogLevel.Information, Message = "Snapshot {Sequence} written at log position {Position} ({Examples} examples, {Seconds:F2} s)")]
         public static partial void ScheduledSnapshot(ILogger logger, long sequence, long position, long examples, double seconds);
 
-        [LoggerMessage(EventId = 4007, Level = LogLevel.Error, Message = "Scheduled snapshot failed")]
-        public static partial void SnapshotFailed(ILogger logger, Exception exception);
+        [LoggerMessage(EventId = 4007, Level = LogLevel.Error, Message = "Scheduled snapshot failed: {Cause}; the previous snapshots are kept, retrying in {Retry}")]
+        public static partial void SnapshotFailed(ILogger logger, string cause, TimeSpan retry, Exception? exception);
+
+        [LoggerMessage(EventId = 4010, Level = LogLevel.Error, Message = "Shutdown snapshot failed: {Cause}; nothing is lost: the next start loads the newest good snapshot ({Newest}) and replays the example log after it")]
+        public static partial void ShutdownSnapshotFailed(ILogger logger, string cause, string newest, Exception? exception);
+
+        [LoggerMessage(EventId = 4011, Level = LogLevel.Error, Message = "Storage fault: {Message}; examples and events are refused until the device takes writes again (readiness reports it)")]
+        public static partial void StorageFault(ILogger logger, string message);
+
+        [LoggerMessage(EventId = 4012, Level = LogLevel.Information, Message = "Storage writable again: the example log in '{Directory}' takes writes")]
+        public static partial void StorageRecovered(ILogger logger, string directory);
 
         [LoggerMessage(EventId = 4008, Level = LogLevel.Information, Message = "Shutdown snapshot {Sequence} written at log position {Position} ({Examples} examples)")]
         public static partial void ShutdownSnapshot(ILogger logger, long sequence, long position, long examples);

@@ -114,9 +114,9 @@ public static partial class AdCtrServer
     private static void MapHealthAndMetrics(this WebApplication app)
     {
         app.MapGet("/health/live", () => TypedResults.Ok(new HealthReport("live", null))).WithName("Live");
-        app.MapGet("/health/ready", (ServerReadiness readiness) => readiness.IsReady
-            ? Results.Ok(new HealthReport("ready", null))
-            : Results.Json(new HealthReport("not ready", readiness.NotReadyReason), AdCtrJsonContext.Default.HealthReport, statusCode: StatusCodes.Status503ServiceUnavailable)).WithName("Ready");
+        app.MapGet("/health/ready", (ServerReadiness readiness) => readiness.NotReadyReason is { } reason
+            ? Results.Json(new HealthReport("not ready", reason), AdCtrJsonContext.Default.HealthReport, statusCode: StatusCodes.Status503ServiceUnavailable)
+            : Results.Ok(new HealthReport("ready", null))).WithName("Ready");
         app.MapAdCtrMetrics().WithName("Metrics").ExcludeFromDescription();
     }
 

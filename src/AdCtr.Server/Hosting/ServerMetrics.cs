@@ -22,7 +22,7 @@ internal enum IngestionResult
     /// <summary>Nothing accepted: a malformed, empty, oversized or wrongly typed body, or every line rejected.</summary>
     Rejected,
 
-    /// <summary>Not taken because the server was shutting down (503).</summary>
+    /// <summary>Not taken because the server was shutting down or its storage was failing (503, 507).</summary>
     Unavailable,
 }
 
@@ -53,7 +53,7 @@ internal sealed class ServerMetrics
         _predictions = f.CreateCounter(PredictionsName, "Candidate ads scored by POST /v1/predict.");
         _learned = f.CreateCounter(ExamplesLearnedName, "Labeled examples learned (posted to /v1/examples or made by the joiner), each logged first when durability is on.");
         _rejected = f.CreateCounter(ExamplesRejectedName, "Lines of POST /v1/examples rejected as invalid (never learned).");
-        var batches = f.CreateCounter(IngestionBatchesName, "Batches posted to /v1/examples and /v1/events, by endpoint and result (accepted, partial, rejected, unavailable).", ["endpoint", "result"]);
+        var batches = f.CreateCounter(IngestionBatchesName, "Batches posted to /v1/examples and /v1/events, by endpoint and result (accepted, partial, rejected, unavailable: 503/507 at shutdown or on a storage fault).", ["endpoint", "result"]);
         _batches = new Counter.Child[EndpointNames.Length * ResultNames.Length];
         for (var e = 0; e < EndpointNames.Length; e++)
         {

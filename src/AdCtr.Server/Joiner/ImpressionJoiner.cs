@@ -242,14 +242,28 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
         int positives = 0, negatives = 0;
         for (var i = 0; i < events.Count; i++)
         {
-            var e = events[i];
-            var outcome = Apply(e, now, work, ref positives, ref negatives);
-            outcomes[i] = outcome;
-            Interlocked.Increment(ref _outcomes[(int)outcome]);
-            _metrics?.Event(e.Type, outcome);
+            outcomes[i] = Apply(events[i], now, work, ref positives, ref negatives);
         }
 
-        await work.IngestAsync(_ingestor, ct).ConfigureAwait(false);
+        try
+        {
+            await work.IngestAsync(_ingestor, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Nothing of the batch was logged or learned (e.g. the example log's disk is full): take back the
+            // impressions and clicks it marked, so that the client's retry of the same events is applied again
+            // instead of being counted as duplicates and its examples lost. Outcomes are not counted.
+            Undo(work);
+            throw;
+        }
+
+        for (var i = 0; i < events.Count; i++)
+        {
+            Interlocked.Increment(ref _outcomes[(int)outcomes[i]]);
+            _metrics?.Event(events[i].Type, outcomes[i]);
+        }
+
         Interlocked.Add(ref _positives, positives);
         Interlocked.Add(ref _negatives, negatives);
         _metrics?.Examples(positives, negatives);
@@ -300,11 +314,13 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
             }
 
             var negatives = 0;
+            var ingested = 0; // entries of `retired` whose examples are logged and learned
             try
             {
                 var work = new Work(_specFingerprint);
-                foreach (var entry in retired)
+                for (var i = 0; i < retired.Count; i++)
                 {
+                    var entry = retired[i];
                     // The slot is out of the map and the ring and not yet released: read without the lock.
                     var state = entry.Shard.Slot(entry.Slot);
                     if (!_fakeNegative && state.Impressed && !state.Clicked)
@@ -323,19 +339,31 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
                     {
                         await work.IngestAsync(_ingestor, ct).ConfigureAwait(false);
                         work = new Work(_specFingerprint);
+                        ingested = i + 1;
                     }
                 }
 
                 await work.IngestAsync(_ingestor, ct).ConfigureAwait(false);
+                ingested = retired.Count;
             }
             finally
             {
-                // Released even when ingestion failed (those negatives are lost, as the sweep's log says).
-                foreach (var entry in retired)
+                // Entries whose negatives were not ingested (the example log refused them, e.g. a full disk) are
+                // parked again for the next sweep instead of being lost; the others are released.
+                for (var i = 0; i < retired.Count; i++)
                 {
+                    var entry = retired[i];
                     lock (entry.Shard)
                     {
-                        entry.Shard.Release(entry.Slot);
+                        var state = entry.Shard.Slot(entry.Slot);
+                        if (i >= ingested && !_fakeNegative && state.Impressed && !state.Clicked)
+                        {
+                            entry.Shard.Defer(entry.Slot, Interlocked.Increment(ref _evictions));
+                        }
+                        else
+                        {
+                            entry.Shard.Release(entry.Slot);
+                        }
                     }
                 }
             }
@@ -389,6 +417,7 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
                 }
 
                 entry.Impressed = true;
+                work.Marked(shard, e.IdBits, EventType.Impression);
                 if (_fakeNegative)
                 {
                     // FNW negative weight (1 - p)(1 + p), p the current prediction (Ktena et al. 2019).
@@ -413,11 +442,37 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
             }
 
             entry.Clicked = true;
+            work.Marked(shard, e.IdBits, EventType.Click);
             // FNW positive weight (1 + p) (Ktena et al. 2019); plain 1 under the wait policy.
             var weight = _fakeNegative ? (float)(1 + work.Predict(_engine, shard, slot)) : 1f;
             work.Add(shard, slot, shard.CampaignNameOf(slot), 1f, weight, timestamp);
             positives++;
             return EventOutcome.Accepted;
+        }
+    }
+
+    /// <summary>Clears the impression and click marks a failed batch set, on the entries still pending.</summary>
+    private static void Undo(Work work)
+    {
+        foreach (var (shard, id, type) in work.Marks)
+        {
+            lock (shard)
+            {
+                if (!shard.TryFind(id, out var slot))
+                {
+                    continue; // expired or evicted meanwhile
+                }
+
+                ref var entry = ref shard.Slot(slot);
+                if (type == EventType.Impression)
+                {
+                    entry.Impressed = false;
+                }
+                else
+                {
+                    entry.Clicked = false;
+                }
+            }
         }
     }
 
@@ -497,8 +552,8 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
         }
         catch (Exception e)
         {
-            // A failed sweep (e.g. the log faulted or the server is stopping) leaves nothing pending lost except
-            // the negatives of that sweep; it is counted and the next tick tries again.
+            // A failed sweep (e.g. the example log's disk is full, or the server is stopping) loses nothing: the
+            // negatives it could not ingest are parked for the next tick, which tries again; the failure is counted.
             _metrics?.SweepFailed();
             if (_logger is not null)
             {
@@ -509,7 +564,7 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 4201, Level = LogLevel.Error, Message = "Joiner expiry sweep failed; its negatives were not learned")]
+        [LoggerMessage(EventId = 4201, Level = LogLevel.Error, Message = "Joiner expiry sweep failed; its negatives were not learned yet and are retried at the next sweep")]
         public static partial void SweepFailed(ILogger logger, Exception exception);
     }
 
@@ -526,6 +581,11 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
         private int _used;
 
         public ExampleBatch Batch { get; } = new();
+
+        /// <summary>The impression and click marks set while applying a request's events (undone if its ingestion fails).</summary>
+        public List<(PendingSlab Shard, ulong Id, EventType Type)> Marks { get; } = [];
+
+        public void Marked(PendingSlab shard, ulong id, EventType type) => Marks.Add((shard, id, type));
 
         /// <summary>The current raw prediction of the entry's example.</summary>
         public double Predict(CtrEngine engine, PendingSlab shard, int slot)

@@ -20,6 +20,10 @@ public enum LogDamageKind
 
     /// <summary>A segment does not start where the previous one ends (a file is missing or shorter than it was).</summary>
     MissingData = 5,
+
+    /// <summary>The log ends inside a batch: its last record (the one without the "continues" flag) never reached the
+    /// disk, because the append was cut short (crash, full disk, I/O error). The batch was never acknowledged.</summary>
+    UncommittedBatch = 6,
 }
 
 /// <summary>A damaged place in the log: the segment file, the byte offset in it, the global position and what was wrong.</summary>
@@ -53,7 +57,10 @@ public sealed class LogCorruptionException : IOException
 /// What <see cref="ExampleLog.Open"/> found in the last (active) segment. A torn or damaged tail is cut off
 /// at the first bad record: <see cref="TruncatedBytes"/> bytes from <see cref="TruncatedAt"/> on were removed.
 /// How many records those bytes held cannot be known (a bad header hides the lengths after it); when
-/// <see cref="TruncatedBytes"/> is non-zero, at least one (partial) record was lost.
+/// <see cref="TruncatedBytes"/> is non-zero, at least one (partial) record was lost. An unfinished batch at the end
+/// is cut off whole (<see cref="UncommittedRecords"/> complete records of it, plus any torn one): such a batch was
+/// never acknowledged, and replaying part of it would make a client's retry learn those examples twice. When it
+/// began in an earlier segment, the segments after that one are deleted and that one becomes the active segment.
 /// </summary>
 public sealed record LogRecoveryReport(
     string ActiveSegmentPath,
@@ -62,7 +69,8 @@ public sealed record LogRecoveryReport(
     LogPosition EndPosition,
     LogPosition TruncatedAt,
     long TruncatedBytes,
-    LogDamageKind Damage)
+    LogDamageKind Damage,
+    long UncommittedRecords)
 {
     /// <summary>True when a tail was cut off.</summary>
     public bool Truncated => TruncatedBytes > 0;

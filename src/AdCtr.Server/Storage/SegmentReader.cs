@@ -1,4 +1,3 @@
-using AdCtr.Learning.Hashing;
 using System.Buffers;
 using System.Buffers.Binary;
 using Microsoft.Win32.SafeHandles;
@@ -44,10 +43,12 @@ internal sealed class SegmentReader : IDisposable
     /// Reads the next record. True with the payload (valid until the next call); false at the limit
     /// (<paramref name="damage"/> = None) or at a damaged record (<paramref name="recordOffset"/> says where).
     /// </summary>
-    public bool TryReadNext(out long recordOffset, out ReadOnlyMemory<byte> payload, out LogDamageKind damage)
+    /// <param name="continues">True when the record is not the last of its batch (see <see cref="ExampleLog.ContinuesFlag"/>).</param>
+    public bool TryReadNext(out long recordOffset, out ReadOnlyMemory<byte> payload, out bool continues, out LogDamageKind damage)
     {
         recordOffset = _offset;
         payload = default;
+        continues = false;
         damage = LogDamageKind.None;
         var remaining = _limit - _offset;
         if (remaining <= 0)
@@ -62,7 +63,9 @@ internal sealed class SegmentReader : IDisposable
         }
 
         var start = (int)(_offset - _bufferFileOffset);
-        var length = BinaryPrimitives.ReadUInt32LittleEndian(_buffer.AsSpan(start));
+        var word = BinaryPrimitives.ReadUInt32LittleEndian(_buffer.AsSpan(start));
+        var flagged = (word & ExampleLog.ContinuesFlag) != 0;
+        var length = word & ~ExampleLog.ContinuesFlag;
         var storedCrc = BinaryPrimitives.ReadUInt32LittleEndian(_buffer.AsSpan(start + 4));
         if (length == 0 || length > ExampleLog.MaxPayloadBytes)
         {
@@ -79,13 +82,14 @@ internal sealed class SegmentReader : IDisposable
 
         start = (int)(_offset - _bufferFileOffset);
         var span = _buffer.AsSpan(start + ExampleLog.RecordHeaderBytes, (int)length);
-        if (Crc32C.Compute(span) != storedCrc)
+        if (ExampleLog.RecordCrc(span, flagged) != storedCrc)
         {
             damage = LogDamageKind.ChecksumMismatch;
             return false;
         }
 
         payload = _buffer.AsMemory(start + ExampleLog.RecordHeaderBytes, (int)length);
+        continues = flagged;
         _offset += recordBytes;
         return true;
     }

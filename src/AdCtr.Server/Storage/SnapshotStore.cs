@@ -41,14 +41,16 @@ public sealed class SnapshotStore
     private const int VerifyBufferBytes = 1 << 20;
 
     private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly StorageFileSystem _fs;
 
     /// <summary>Creates the directory if needed and deletes <c>.tmp</c> leftovers of interrupted writes.</summary>
-    public SnapshotStore(string directory, int snapshotsToKeep = 3)
+    public SnapshotStore(string directory, int snapshotsToKeep = 3, StorageFileSystem? fileSystem = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         ArgumentOutOfRangeException.ThrowIfLessThan(snapshotsToKeep, 1);
         DirectoryPath = Path.GetFullPath(directory);
         SnapshotsToKeep = snapshotsToKeep;
+        _fs = fileSystem ?? StorageFileSystem.Default;
         Directory.CreateDirectory(DirectoryPath);
         var cleaned = false;
         foreach (var leftover in Directory.EnumerateFiles(DirectoryPath, Prefix + "*" + Suffix + TempSuffix))
@@ -64,8 +66,8 @@ public sealed class SnapshotStore
     }
 
     /// <summary>Uses <see cref="StorageOptions.SnapshotDirectory"/> and <see cref="StorageOptions.SnapshotsToKeep"/>.</summary>
-    public SnapshotStore(StorageOptions options)
-        : this(options.SnapshotDirectory, options.SnapshotsToKeep)
+    public SnapshotStore(StorageOptions options, StorageFileSystem? fileSystem = null)
+        : this(options.SnapshotDirectory, options.SnapshotsToKeep, fileSystem)
     {
     }
 
@@ -125,11 +127,23 @@ public sealed class SnapshotStore
             {
                 await WriteTempFileAsync(tempPath, sequence, writeContent, cancellationToken).ConfigureAwait(false);
                 AfterTempFileWritten?.Invoke(tempPath);
-                File.Move(tempPath, finalPath, overwrite: true);
+                _fs.Move(tempPath, finalPath, overwrite: true);
             }
-            catch
+            catch (Exception e)
             {
-                File.Delete(tempPath);
+                // The previous snapshots are untouched: only the temp file was written, and it goes.
+                TryDelete(tempPath);
+                if (StorageFaults.Classify(e) is var kind && kind != StorageFaultKind.None && e is not StorageFaultException)
+                {
+                    var previous = existing.Count > 0 ? "'" + Path.GetFileName(existing[0].Path) + "' is kept unchanged" : "there is no earlier snapshot";
+                    throw new StorageFaultException(
+                        kind,
+                        "snapshot",
+                        tempPath,
+                        "snapshot " + sequence + " could not be written to '" + DirectoryPath + "': " + StorageFaults.Describe(e) + "; the previous snapshot " + previous,
+                        e);
+                }
+
                 throw;
             }
 
@@ -205,9 +219,9 @@ public sealed class SnapshotStore
         return new SnapshotLoadResult<T>(false, default, null, rejected);
     }
 
-    private static async Task WriteTempFileAsync(string tempPath, long sequence, Func<Stream, CancellationToken, Task> writeContent, CancellationToken cancellationToken)
+    private async Task WriteTempFileAsync(string tempPath, long sequence, Func<Stream, CancellationToken, Task> writeContent, CancellationToken cancellationToken)
     {
-        var file = new FileStream(tempPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+        var file = _fs.CreateForWriting(tempPath);
         await using (file.ConfigureAwait(false))
         {
             var header = new byte[HeaderBytes];
@@ -218,7 +232,7 @@ public sealed class SnapshotStore
             file.Position = 0;
             await file.WriteAsync(header, cancellationToken).ConfigureAwait(false);
             await file.FlushAsync(cancellationToken).ConfigureAwait(false);
-            file.Flush(flushToDisk: true);
+            _fs.FlushToDisk(file);
         }
     }
 
@@ -285,19 +299,39 @@ public sealed class SnapshotStore
         }
     }
 
+    /// <summary>Deletes snapshots beyond the newest <see cref="SnapshotsToKeep"/>; one that cannot be deleted now is left for the next write.</summary>
     private void Prune()
     {
         var snapshots = List();
         var deleted = false;
         for (var i = SnapshotsToKeep; i < snapshots.Count; i++)
         {
-            File.Delete(snapshots[i].Path);
-            deleted = true;
+            deleted |= TryDelete(snapshots[i].Path);
         }
 
         if (deleted)
         {
-            DirectorySync.TryFsync(DirectoryPath);
+            try
+            {
+                DirectorySync.TryFsync(DirectoryPath);
+            }
+            catch (IOException)
+            {
+                // Only the durability of the deletions is at stake; the next write fsyncs the directory again.
+            }
+        }
+    }
+
+    private bool TryDelete(string path)
+    {
+        try
+        {
+            _fs.DeleteFile(path);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 

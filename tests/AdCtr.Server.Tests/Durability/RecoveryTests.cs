@@ -66,6 +66,43 @@ public sealed class RecoveryTests
     }
 
     [Fact]
+    public async Task Restart_WithLastBatchCutInTheMiddle_ReplaysNoneOfItAndEqualsAModelThatNeverSawIt()
+    {
+        using var dir = new TempDirectory();
+        await IngestAndProbeAsync(dir.Path, ["--AdCtr:Durability:SnapshotOnShutdown=false"]);
+        var segment = Directory.GetFiles(Path.Combine(dir.Path, "log"), "examples-*.log").Max()!;
+        // A batch of 500 examples is about 100 KB in the log: cutting 1,000 bytes leaves most of it, unfinished.
+        var length = new FileInfo(segment).Length;
+        await using (var file = new FileStream(segment, FileMode.Open, FileAccess.Write))
+        {
+            file.SetLength(length - 1000);
+        }
+
+        using var reference = new TempDirectory();
+        (long Version, double[] Ctr) expected;
+        await using (var server = await InProcessServer.StartAsync(reference.Path))
+        {
+            for (var b = 0; b < Batches - 1; b++)
+            {
+                await server.PostExamplesAsync(ExampleData.Batch(1, b, BatchSize));
+            }
+
+            var p = await server.PredictAsync(ExampleData.Probe());
+            expected = (p.Version, p.Ctr);
+        }
+
+        await using var restarted = await InProcessServer.StartAsync(dir.Path);
+        var recovery = restarted.Durability.LastRecovery!;
+        var after = await restarted.PredictAsync(ExampleData.Probe());
+        Assert.Equal((Batches - 1) * BatchSize, recovery.ReplayedExamples);
+        // Everything of the unfinished batch went: the file now ends where the last complete batch ended.
+        Assert.Equal(length - 1000 - new FileInfo(segment).Length, recovery.TruncatedTailBytes);
+        Assert.True(recovery.TruncatedTailBytes > 1000, "only " + recovery.TruncatedTailBytes + " bytes were cut");
+        Assert.Equal(expected.Version, after.Version);
+        Assert.Equal(expected.Ctr, after.Ctr);
+    }
+
+    [Fact]
     public async Task Restart_WithNewestSnapshotCorrupt_FallsBackToOlderSnapshotAndReplays()
     {
         using var dir = new TempDirectory();

@@ -180,6 +180,26 @@ public sealed class PendingSlabTests : IAsyncLifetime
         AssertSame(expected, x);
     }
 
+    [Fact]
+    public async Task Sweep_LogRefusesTheNegatives_TheyAreParkedAndLearnedAtTheNextSweep()
+    {
+        await using var joiner = NewJoiner(maxPending: 1000);
+        var ids = new[] { Serve(joiner, SmallRow("c1")), Serve(joiner, SmallRow("c2")), Serve(joiner, FullRow("c3", 1)) };
+        await HandleAsync(joiner, (EventType.Impression, ids[0]), (EventType.Impression, ids[1]), (EventType.Impression, ids[2]));
+        _time.Advance(TimeSpan.FromMinutes(16)); // past the 15-minute window: three impressed, unclicked -> three negatives
+
+        _log.DiskFull = true;
+        await Assert.ThrowsAsync<AdCtr.Server.Storage.StorageFaultException>(() => joiner.SweepAsync());
+        Assert.Empty(_log.Records);
+        Assert.Equal(0, _engine.ExamplesLearned);
+
+        _log.DiskFull = false;
+        Assert.Equal(3, await joiner.SweepAsync());
+        Assert.Equal(3, _log.Records.Count);
+        Assert.Equal(3, _engine.ExamplesLearned);
+        Assert.Equal(0, await joiner.SweepAsync()); // learned once, not again
+    }
+
     private static void AssertSame(EncodedExample expected, EncodedExample actual)
     {
         Assert.Equal(expected.HasCampaign, actual.HasCampaign);
@@ -251,8 +271,16 @@ public sealed class PendingSlabTests : IAsyncLifetime
     {
         public List<byte[]> Records { get; } = [];
 
+        /// <summary>When true, appends fail as on a full disk (nothing recorded).</summary>
+        public bool DiskFull { get; set; }
+
         public ValueTask AppendAsync(IReadOnlyList<ReadOnlyMemory<byte>> records, CancellationToken ct)
         {
+            if (DiskFull)
+            {
+                throw new AdCtr.Server.Storage.StorageFaultException(AdCtr.Server.Storage.StorageFaultKind.NoSpace, "append", "test", "no space left (test)", null);
+            }
+
             foreach (var r in records)
             {
                 Records.Add(r.ToArray());

@@ -64,7 +64,9 @@ public sealed class SnapshotStoreTests
             throw new IOException("simulated crash before rename");
         };
 
-        await Assert.ThrowsAsync<IOException>(() => store.WriteAsync(2, Content("next")));
+        // An I/O failure comes out as a storage fault naming the snapshot and the one kept, with the cause inside.
+        var error = await Assert.ThrowsAsync<StorageFaultException>(() => store.WriteAsync(2, Content("next")));
+        Assert.Equal("simulated crash before rename", error.InnerException!.Message);
 
         Assert.Equal(Path.Combine(dir.Path, "snapshot-0000000002.bin.tmp"), tempSeen);
         var only = Assert.Single(store.List());
@@ -134,5 +136,32 @@ public sealed class SnapshotStoreTests
         await store.WriteAsync(5, Content("five"));
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.WriteAsync(4, Content("four")));
         Assert.Equal([5L], store.List().Select(s => s.Sequence));
+    }
+
+    [Fact]
+    public async Task WriteAsync_DiskFull_ThrowsNoSpaceFaultKeepsPreviousSnapshotAndLeavesNoTempFile()
+    {
+        using var dir = new TempDirectory();
+        var fs = new FaultInjectingFileSystem();
+        var store = new SnapshotStore(dir.Path, snapshotsToKeep: 1, fileSystem: fs);
+        await store.WriteAsync(1, Content("good model"));
+        fs.FreeBytes = 40; // the header fits, the content does not
+
+        var error = await Assert.ThrowsAsync<StorageFaultException>(() => store.WriteAsync(2, Content(new string('x', 5000))));
+        Assert.Equal(StorageFaultKind.NoSpace, error.Kind);
+        Assert.Equal("snapshot", error.Operation);
+        Assert.Contains("snapshot 2 could not be written", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'snapshot-0000000001.bin' is kept unchanged", error.Message, StringComparison.Ordinal);
+
+        // The older snapshot is still the newest, intact (snapshotsToKeep 1 prunes only after a successful write).
+        var only = Assert.Single(store.List());
+        Assert.Equal(1, only.Sequence);
+        Assert.Equal("good model", await ReadTextAsync(store, only));
+        Assert.Single(Directory.GetFiles(dir.Path));
+
+        // Space again: the retry writes snapshot 2 and prunes snapshot 1.
+        fs.FreeBytes = null;
+        await store.WriteAsync(2, Content("better model"));
+        Assert.Equal([2L], store.List().Select(s => s.Sequence));
     }
 }
