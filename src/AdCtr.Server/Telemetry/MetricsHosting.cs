@@ -24,11 +24,14 @@ internal static class MetricsHosting
     public static IServiceCollection AddAdCtrModelMetricsLifetime(this IServiceCollection services) =>
         services.AddHostedService(sp => sp.GetRequiredService<ModelMetrics>());
 
-    /// <summary>prometheus-net's HTTP middleware (per-endpoint request counts and durations) in this server's registry.</summary>
+    /// <summary>
+    /// prometheus-net's HTTP middleware (per-endpoint request counts and durations) in this server's registry. Resolves
+    /// nothing that depends on the engine: the model's gauges are made when the hosted services start, after the
+    /// data directory was checked.
+    /// </summary>
     public static WebApplication UseAdCtrHttpMetrics(this WebApplication app)
     {
         var registry = app.Services.GetRequiredService<MetricsRegistry>();
-        _ = app.Services.GetRequiredService<ModelMetrics>();
         app.UseHttpMetrics(options =>
         {
             options.ConfigureMeasurements(m => m.Registry = registry.Registry);
