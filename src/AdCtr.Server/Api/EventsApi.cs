@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AdCtr.Server.Hosting;
 using AdCtr.Server.Joiner;
 using AdCtr.Server.Model;
 
@@ -30,11 +31,12 @@ internal static class EventsApi
         return group;
     }
 
-    internal static async Task<IResult> HandleAsync(HttpContext context, CtrEngine engine, ImpressionJoiner joiner)
+    internal static async Task<IResult> HandleAsync(HttpContext context, CtrEngine engine, ImpressionJoiner joiner, ServerMetrics metrics)
     {
         using var body = await RequestBody.ReadAsync(context.Request, engine.Limits.MaxBodyBytes, context.RequestAborted).ConfigureAwait(false);
         if (body.Error is not null)
         {
+            metrics.Batch(IngestionEndpoint.Events, IngestionResult.Rejected);
             return body.Error;
         }
 
@@ -44,6 +46,7 @@ internal static class EventsApi
         var error = EventParser.Parse(body.Span, engine.Limits.MaxBatch, events, lines, invalid);
         if (error is not null)
         {
+            metrics.Batch(IngestionEndpoint.Events, IngestionResult.Rejected);
             return Problems.BadRequest("invalid events", error);
         }
 
@@ -56,6 +59,7 @@ internal static class EventsApi
         catch (Exception e) when (IngestionFailures.Classify(e, context) is { } failure)
         {
             // Nothing of this batch was logged or learned, and the joiner undid its marks: the same events may be sent again.
+            metrics.Batch(IngestionEndpoint.Events, IngestionResult.Unavailable);
             return IngestionFailures.ToResult(context, failure);
         }
         catch (Exception e) when (GrainFailures.IsUnavailable(e))
@@ -88,6 +92,7 @@ internal static class EventsApi
         }
 
         listed.Sort(static (a, b) => a.Line.CompareTo(b.Line));
+        metrics.Batch(IngestionEndpoint.Events, ServerMetrics.ResultOf(accepted, invalid.Count + outcomes.Length - accepted));
         return TypedResults.Ok(new EventsResponse(accepted, positives, negatives, rejected, listed));
     }
 

@@ -35,12 +35,14 @@ internal static class ExamplesApi
         using var body = await RequestBody.ReadAsync(context.Request, engine.Limits.MaxBodyBytes, context.RequestAborted).ConfigureAwait(false);
         if (body.Error is not null)
         {
+            metrics.Batch(IngestionEndpoint.Examples, IngestionResult.Rejected);
             return body.Error;
         }
 
         var parsed = ExampleBodyParser.Parse(engine, body.Memory);
         if (parsed.Error is not null)
         {
+            metrics.Batch(IngestionEndpoint.Examples, IngestionResult.Rejected);
             return parsed.Error;
         }
 
@@ -56,6 +58,7 @@ internal static class ExamplesApi
                 {
                     // Shutting down, or the example log's disk is full or failing: nothing of this batch was logged
                     // or learned (the append comes first and is all-or-nothing); the client may send it again.
+                    metrics.Batch(IngestionEndpoint.Examples, IngestionResult.Unavailable);
                     return IngestionFailures.ToResult(context, failure);
                 }
                 catch (Exception e) when (GrainFailures.IsUnavailable(e))
@@ -65,7 +68,8 @@ internal static class ExamplesApi
                 }
             }
 
-            metrics.ExamplesLearned(parsed.Batch.Count, parsed.Rejected.Count);
+            metrics.ExamplesRejected(parsed.Rejected.Count);
+            metrics.Batch(IngestionEndpoint.Examples, ServerMetrics.ResultOf(parsed.Batch.Count, parsed.Rejected.Count));
             var response = new ExamplesResponse(parsed.Batch.Count, parsed.Rejected);
             return parsed.Batch.Count == 0
                 ? TypedResults.Problem(

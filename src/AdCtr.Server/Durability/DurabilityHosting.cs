@@ -45,7 +45,7 @@ internal static partial class DurabilityHosting
         if (joinerEnabled)
         {
             ImpressionJoiner? created = null;
-            services.AddSingleton(sp => new JoinerMetrics(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), () => created));
+            services.AddSingleton(sp => new JoinerMetrics(sp.GetRequiredService<AdCtr.Server.Telemetry.MetricsRegistry>(), () => created));
             services.AddSingleton(sp =>
             {
                 var engine = sp.GetRequiredService<CtrEngine>();

@@ -75,6 +75,7 @@ internal sealed partial class DurabilityService : IHostedService, IAsyncDisposab
         DataDirectory.Check(_storage);
         var log = ExampleLog.Open(_storage, _time, _fileSystem);
         log.FaultObserved = OnStorageFault;
+        log.Observer = _metrics;
         _state.Log = log;
         try
         {

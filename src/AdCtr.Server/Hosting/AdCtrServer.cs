@@ -1,11 +1,9 @@
-using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using AdCtr.Grains.Storage;
 using AdCtr.Learning.Features;
 using AdCtr.Server.Api;
 using AdCtr.Server.ConsolePage;
-using AdCtr.Server.Metrics;
 using AdCtr.Server.Model;
+using AdCtr.Server.Telemetry;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -72,13 +70,14 @@ public static partial class AdCtrServer
                 sp.GetRequiredService<CampaignGrainStorage>(),
                 grains.IdleTimeout / 2);
         });
+        services.AddAdCtrMetrics();
         services.AddSingleton<ServerMetrics>();
         services.AddSingleton<ServerReadiness>();
-        services.AddSingleton(sp => new ExampleIngestor(sp.GetRequiredService<CtrEngine>(), sp.GetService<IExampleSink>(), sp.GetService<AdCtr.Server.Durability.IngestionGate>()));
-        services.AddSingleton(sp => new PrometheusExporter(new PrometheusExporterOptions { Scope = sp.GetRequiredService<IMeterFactory>() }));
+        services.AddSingleton(sp => new ExampleIngestor(sp.GetRequiredService<CtrEngine>(), sp.GetService<IExampleSink>(), sp.GetService<AdCtr.Server.Durability.IngestionGate>(), sp.GetRequiredService<ServerMetrics>()));
         AdCtr.Server.Durability.DurabilityHosting.AddAdCtrJoinerAndDurability(builder); // before EngineLifetime: recovery runs first
         services.AddHostedService<EngineLifetime>();
         builder.AddAdCtrConsole(); // after EngineLifetime: the history's first sample sees the recovered model
+        services.AddAdCtrModelMetricsLifetime(); // after recovery: replayed examples are not in the live window
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AdCtrJsonContext.Default));
         services.AddProblemDetails();
         services.AddOpenApi();
@@ -103,17 +102,7 @@ public static partial class AdCtrServer
             await TypedResults.Problem(title: "internal error", statusCode: 500, detail: "the server failed; this is a bug, not your request").ExecuteAsync(context);
         }));
         app.UseStatusCodePages();
-        var metrics = app.Services.GetRequiredService<ServerMetrics>();
-        _ = app.Services.GetRequiredService<PrometheusExporter>(); // listen from the start, not from the first scrape
-        app.Use(async (context, next) =>
-        {
-            var start = Stopwatch.GetTimestamp();
-            await next(context);
-            if (context.GetEndpoint() is RouteEndpoint endpoint)
-            {
-                metrics.Request(endpoint.RoutePattern.RawText ?? "?", context.Response.StatusCode, start);
-            }
-        });
+        app.UseAdCtrHttpMetrics();
         app.MapPredictApi();
         app.MapExamplesApi();
         app.MapCampaignsApi();
@@ -131,11 +120,7 @@ public static partial class AdCtrServer
         app.MapGet("/health/ready", (ServerReadiness readiness) => readiness.NotReadyReason is { } reason
             ? Results.Json(new HealthReport("not ready", reason), AdCtrJsonContext.Default.HealthReport, statusCode: StatusCodes.Status503ServiceUnavailable)
             : Results.Ok(new HealthReport("ready", null))).WithName("Ready");
-        app.MapGet("/metrics", async (PrometheusExporter exporter, HttpContext context) =>
-        {
-            context.Response.ContentType = PrometheusExporter.ContentType;
-            await exporter.WriteToAsync(context.Response.Body, context.RequestAborted);
-        }).WithName("Metrics").ExcludeFromDescription();
+        app.MapAdCtrMetrics().WithName("Metrics").ExcludeFromDescription();
     }
 
     private static void LogOptions(WebApplication app)

@@ -9,7 +9,7 @@ namespace AdCtr.Server.Hosting;
 /// after both. Both steps run inside the <see cref="IngestionGate"/>, so a snapshot that quiesces the gate sees
 /// a model holding exactly the examples the log holds.
 /// </summary>
-internal sealed class ExampleIngestor(CtrEngine engine, IExampleSink? log = null, IngestionGate? gate = null)
+internal sealed class ExampleIngestor(CtrEngine engine, IExampleSink? log = null, IngestionGate? gate = null, ServerMetrics? metrics = null)
 {
     /// <param name="records">One log record per example of <paramref name="batch"/>: the raw NDJSON line of
     /// <c>/v1/examples</c>, or a <see cref="Joiner.JoinedExampleRecord"/> for a joined example.</param>
@@ -22,6 +22,7 @@ internal sealed class ExampleIngestor(CtrEngine engine, IExampleSink? log = null
         }
 
         await engine.LearnAsync(batch, campaignIds).ConfigureAwait(false);
+        metrics?.ExamplesLearned(batch.Count);
     }
 }
 

@@ -1,80 +1,86 @@
-using System.Diagnostics;
-using System.Diagnostics.Metrics;
-using AdCtr.Server.Model;
+using AdCtr.Server.Telemetry;
+using Prometheus;
 
 namespace AdCtr.Server.Hosting;
 
+/// <summary>Where a batch of examples or events came in.</summary>
+internal enum IngestionEndpoint
+{
+    Examples,
+    Events,
+}
+
+/// <summary>What became of one posted batch.</summary>
+internal enum IngestionResult
+{
+    /// <summary>Every line accepted.</summary>
+    Accepted,
+
+    /// <summary>Some lines accepted, some rejected.</summary>
+    Partial,
+
+    /// <summary>Nothing accepted: a malformed, empty, oversized or wrongly typed body, or every line rejected.</summary>
+    Rejected,
+
+    /// <summary>Not taken because the server was shutting down or its storage was failing (503, 507).</summary>
+    Unavailable,
+}
+
 /// <summary>
-/// The server's instruments, on one <see cref="Meter"/> from <see cref="IMeterFactory"/>. Names are constants
-/// with units; tags are bounded (endpoint and status class, never a campaign id).
+/// The request-path instruments of the server, made with prometheus-net in the server's own registry. Names are
+/// constants with units; labels are bounded enums with their children made once here (nothing is looked up per
+/// request), never a campaign id. HTTP request counts and durations per endpoint come from prometheus-net's
+/// middleware (<see cref="MetricsHosting"/>).
 /// </summary>
 internal sealed class ServerMetrics
 {
-    public const string MeterName = "AdCtr.Server";
-    public const string RequestsName = "adctr.http.requests";
-    public const string RequestDurationName = "adctr.http.request.duration";
-    public const string PredictionsName = "adctr.predictions";
-    public const string ExamplesName = "adctr.examples.learned";
-    public const string ExamplesRejectedName = "adctr.examples.rejected";
+    public const string PredictionsName = "adctr_predictions_total";
+    public const string ExamplesLearnedName = "adctr_examples_learned_total";
+    public const string ExamplesRejectedName = "adctr_examples_rejected_total";
+    public const string IngestionBatchesName = "adctr_ingestion_batches_total";
 
-    /// <summary>Latency buckets in seconds: 100 µs to 2.5 s.</summary>
-    private static readonly double[] DurationBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+    private static readonly string[] EndpointNames = ["examples", "events"];
+    private static readonly string[] ResultNames = ["accepted", "partial", "rejected", "unavailable"];
 
-    private readonly Counter<long> _requests;
-    private readonly Histogram<double> _duration;
-    private readonly Counter<long> _predictions;
-    private readonly Counter<long> _examples;
-    private readonly Counter<long> _rejected;
+    private readonly Counter _predictions;
+    private readonly Counter _learned;
+    private readonly Counter _rejected;
+    private readonly Counter.Child[] _batches;
 
-    public ServerMetrics(IMeterFactory factory, CtrEngine engine)
+    public ServerMetrics(MetricsRegistry registry)
     {
-        Meter = factory.Create(MeterName);
-        _requests = Meter.CreateCounter<long>(RequestsName, "{request}", "HTTP requests handled, by endpoint and status class");
-        _duration = Meter.CreateHistogram(RequestDurationName, "s", "HTTP request duration, by endpoint", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
-        _predictions = Meter.CreateCounter<long>(PredictionsName, "{prediction}", "Candidate ads scored");
-        _examples = Meter.CreateCounter<long>(ExamplesName, "{example}", "Labeled examples learned");
-        _rejected = Meter.CreateCounter<long>(ExamplesRejectedName, "{example}", "Example lines rejected as invalid");
-        Meter.CreateObservableGauge("adctr.model.global.coordinates", () => engine.Global.Coordinates, "{coordinate}", "Global model coordinates with state");
-        Meter.CreateObservableGauge("adctr.model.global.size", () => engine.Global.MemoryBytes, "By", "Global model memory");
-        Meter.CreateObservableGauge("adctr.model.campaign.coordinates", () => engine.CampaignModelSize().Coordinates, "{coordinate}", "Campaign model coordinates (active and stored)");
-        Meter.CreateObservableGauge("adctr.model.campaign.size", () => engine.CampaignModelSize().Bytes, "By", "Campaign model memory (active and stored)");
-        Meter.CreateObservableGauge("adctr.model.campaigns", () => engine.KnownCampaigns, "{campaign}", "Campaigns with a model");
-        Meter.CreateObservableGauge("adctr.progressive.log_loss", () => Finite(engine.GlobalStatistics().LogLoss), "1", "Progressive log loss over every example learned");
-        Meter.CreateObservableGauge("adctr.progressive.calibration_ratio", () => Finite(engine.GlobalStatistics().CalibrationRatio), "1", "Sum of progressive predictions over clicks (1 is perfect)");
-    }
-
-    public Meter Meter { get; }
-
-    public void PredictionsServed(int count) => _predictions.Add(count);
-
-    public void ExamplesLearned(int accepted, int rejected)
-    {
-        _examples.Add(accepted);
-        if (rejected > 0)
+        var f = registry.Factory;
+        _predictions = f.CreateCounter(PredictionsName, "Candidate ads scored by POST /v1/predict.");
+        _learned = f.CreateCounter(ExamplesLearnedName, "Labeled examples learned (posted to /v1/examples or made by the joiner), each logged first when durability is on.");
+        _rejected = f.CreateCounter(ExamplesRejectedName, "Lines of POST /v1/examples rejected as invalid (never learned).");
+        var batches = f.CreateCounter(IngestionBatchesName, "Batches posted to /v1/examples and /v1/events, by endpoint and result (accepted, partial, rejected, unavailable: 503/507 at shutdown or on a storage fault).", ["endpoint", "result"]);
+        _batches = new Counter.Child[EndpointNames.Length * ResultNames.Length];
+        for (var e = 0; e < EndpointNames.Length; e++)
         {
-            _rejected.Add(rejected);
+            for (var r = 0; r < ResultNames.Length; r++)
+            {
+                // Children made up front: every series exists from the start (rate() sees the first batch), and
+                // counting a batch is an array index.
+                _batches[(e * ResultNames.Length) + r] = batches.WithLabels(EndpointNames[e], ResultNames[r]);
+            }
         }
     }
 
-    /// <summary>Records one request; <paramref name="endpoint"/> is a route pattern (bounded set).</summary>
-    public void Request(string endpoint, int status, long startTimestamp)
-    {
-        if (!_requests.Enabled && !_duration.Enabled)
-        {
-            return;
-        }
+    public void PredictionsServed(int count) => _predictions.Inc(count);
 
-        var statusClass = status switch
+    public void ExamplesLearned(int count) => _learned.Inc(count);
+
+    public void ExamplesRejected(int count)
+    {
+        if (count > 0)
         {
-            < 300 => "2xx",
-            < 400 => "3xx",
-            < 500 => "4xx",
-            _ => "5xx",
-        };
-        var tags = new TagList { { "endpoint", endpoint }, { "status", statusClass } };
-        _requests.Add(1, tags);
-        _duration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, new KeyValuePair<string, object?>("endpoint", endpoint));
+            _rejected.Inc(count);
+        }
     }
 
-    private static double Finite(double v) => double.IsFinite(v) ? v : 0;
+    public void Batch(IngestionEndpoint endpoint, IngestionResult result) => _batches[((int)endpoint * ResultNames.Length) + (int)result].Inc();
+
+    /// <summary>The result of a batch from its accepted and rejected line counts.</summary>
+    public static IngestionResult ResultOf(int accepted, int rejected) =>
+        accepted == 0 ? IngestionResult.Rejected : rejected == 0 ? IngestionResult.Accepted : IngestionResult.Partial;
 }

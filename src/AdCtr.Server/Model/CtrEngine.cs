@@ -97,7 +97,14 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
 
     public void ReturnScratch(Scratch scratch) => _scratch.Enqueue(scratch);
 
-    void IProgressiveObserver.Record(double prediction, float label, float weight) => Calibration.Record(prediction, label, weight);
+    /// <summary>Receives every progressive prediction too (the metrics' sliding window), or null.</summary>
+    public Telemetry.ProgressiveWindow? ProgressiveWindow { get; set; }
+
+    void IProgressiveObserver.Record(double prediction, float label, float weight)
+    {
+        Calibration.Record(prediction, label, weight);
+        ProgressiveWindow?.Add(prediction, label, weight);
+    }
 
     /// <summary>The id of a campaign that has a model, by its 64-bit key; null for a campaign never learned.</summary>
     public string? KnownCampaignId(ulong key) => Silo.KnownId(key);
@@ -335,7 +342,7 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
                     _uncampaigned.Add(p, label, weight, now);
                 }
 
-                Calibration.Record(p, label, weight);
+                ((IProgressiveObserver)this).Record(p, label, weight);
                 uncampaigned++;
                 continue;
             }

@@ -269,6 +269,7 @@ public sealed partial class ExampleLog
         }
 
         _fs.Write(_segment, _buffer.AsSpan(0, _buffered), _segmentWritten);
+        Observer?.Written(_buffered);
         _segmentWritten += _buffered;
         _buffered = 0;
         _unsynced = true;
@@ -300,7 +301,9 @@ public sealed partial class ExampleLog
 
     private void Sync()
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         _fs.FlushToDisk(_segment);
+        Observer?.Synced(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         _unsynced = false;
         _lastSyncTimestamp = _timeProvider.GetTimestamp();
         Volatile.Write(ref _durablePosition, _segmentBase + _segmentWritten);

@@ -102,6 +102,9 @@ public sealed partial class ExampleLog : IAsyncDisposable
         _writerTask = Task.Run(WriterLoopAsync);
     }
 
+    /// <summary>Told what the writer loop writes and how long each fsync takes (metrics); set it before appending.</summary>
+    public IExampleLogObserver? Observer { get; set; }
+
     /// <summary>Test hook: called on the writer loop after each fsync with the durable position.</summary>
     internal Action<long>? SyncedForTest { get; set; }
 

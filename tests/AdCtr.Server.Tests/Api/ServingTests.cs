@@ -179,12 +179,12 @@ public sealed class ServingTests
         using var metrics = await server.Client.GetAsync("/metrics");
         var text = await metrics.Content.ReadAsStringAsync();
         Assert.Equal("text/plain; version=0.0.4; charset=utf-8", metrics.Content.Headers.ContentType?.ToString());
-        Assert.Contains("adctr_examples_learned_total ", text, StringComparison.Ordinal);
-        Assert.Contains("adctr_predictions_total ", text, StringComparison.Ordinal);
-        Assert.Contains("adctr_http_request_duration_seconds_bucket{endpoint=\"/v1/predict\"", text, StringComparison.Ordinal);
-        Assert.Contains("adctr_progressive_log_loss_ratio ", text, StringComparison.Ordinal);
-        Assert.Contains("dotnet_gc_", text, StringComparison.Ordinal);
-        var (exit, output) = await Metrics.PrometheusExporterTests.RunPromtoolAsync(text);
+        Assert.Contains("\nadctr_examples_learned_total 10\n", text, StringComparison.Ordinal);
+        Assert.Contains("\nadctr_predictions_total 1\n", text, StringComparison.Ordinal);
+        Assert.Contains("http_request_duration_seconds_bucket{code=\"2xx\",method=\"POST\",endpoint=\"/v1/predict\",le=\"0.01\"}", text, StringComparison.Ordinal);
+        Assert.Contains("\nadctr_progressive_window_examples 10\n", text, StringComparison.Ordinal);
+        Assert.Contains("\ndotnet_gc_collections_total{", text, StringComparison.Ordinal);
+        var (exit, output) = await Telemetry.Promtool.CheckMetricsAsync(text);
         Assert.True(exit == 0 && output.Length == 0, "promtool: " + output);
     }
 }
