@@ -107,6 +107,44 @@ public sealed class MlNetFfmTrainer
         }
 
         sizes[fields] = 1;
+        var rows = BuildRows(data, vocab);
+        var ml = new MLContext(_options.Seed);
+        var extra = new string[fields];
+        for (var f = 1; f <= fields; f++)
+        {
+            extra[f - 1] = MlRows.ColumnName(f);
+        }
+
+        var trainer = ml.BinaryClassification.Trainers.FieldAwareFactorizationMachine(new FieldAwareFactorizationMachineTrainer.Options
+        {
+            LabelColumnName = "Label",
+            // No weight column: ML.NET 5.0.1's FFM takes it for a feature column and throws (every column after the
+            // label is read as a field). Example weights are therefore ignored by this trainer.
+            FeatureColumnName = MlRows.ColumnName(0),
+            ExtraFeatureColumns = extra,
+            LatentDimension = _options.LatentDimension,
+            NumberOfIterations = _options.Iterations,
+            LearningRate = _options.LearningRate,
+            LambdaLinear = _options.LambdaLinear,
+            LambdaLatent = _options.LambdaLatent,
+
+            // Each field holds one value: scaling it to unit length would change nothing for categories and would
+            // erase the magnitude of counts.
+            NormalizeFeatures = false,
+            Shuffle = true,
+            Verbose = false,
+        });
+
+        var view = rows.AsDataView(sizes);
+        var transformer = trainer.Fit(view);
+        ct.ThrowIfCancellationRequested();
+        return new FfmModel(vocab, sizes, transformer, Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    /// <summary>ML.NET rows of <paramref name="data"/>: one column per field (the value's number in its field), then the intercept.</summary>
+    internal static MlRows BuildRows(FieldTable data, Dictionary<uint, int>[] vocab)
+    {
+        var fields = data.Fields;
         var rows = new MlRows(fields + 1);
         var columns = new int[fields + 1];
         var indices = new int[fields + 1];
@@ -132,124 +170,66 @@ public sealed class MlNetFfmTrainer
             rows.Add(columns.AsSpan(0, n), indices.AsSpan(0, n), values.AsSpan(0, n), data.Label(r), data.Weight(r));
         }
 
-        var ml = new MLContext(_options.Seed);
-        var extra = new string[fields];
-        for (var f = 1; f <= fields; f++)
-        {
-            extra[f - 1] = MlRows.ColumnName(f);
-        }
-
-        var trainer = ml.BinaryClassification.Trainers.FieldAwareFactorizationMachine(new FieldAwareFactorizationMachineTrainer.Options
-        {
-            LabelColumnName = "Label",
-            ExampleWeightColumnName = "Weight",
-            FeatureColumnName = MlRows.ColumnName(0),
-            ExtraFeatureColumns = extra,
-            LatentDimension = _options.LatentDimension,
-            NumberOfIterations = _options.Iterations,
-            LearningRate = _options.LearningRate,
-            LambdaLinear = _options.LambdaLinear,
-            LambdaLatent = _options.LambdaLatent,
-
-            // Each field holds one value: scaling it to unit length would change nothing for categories and would
-            // erase the magnitude of counts.
-            NormalizeFeatures = false,
-            Shuffle = true,
-            Verbose = false,
-        });
-
-        var model = trainer.Fit(rows.AsDataView(sizes)).Model;
-        ct.ThrowIfCancellationRequested();
-        return new FfmModel(vocab, sizes, model, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        return rows;
     }
 }
 
 /// <summary>
-/// A trained field-aware factorization machine, scored here from its weights (no ML.NET call per example):
-/// logit = sum_f w_f x_f + sum_{f &lt; g} &lt;v_{f,g}, v_{g,f}&gt; x_f x_g over the present fields f (one feature
-/// each, the constant intercept field included), v_{f,g} being the latent vector of field f's feature towards
-/// field g.
+/// A trained field-aware factorization machine. Examples are scored in batches by ML.NET's own transformer (the
+/// model is frozen between trainings, so a whole block is scored at once): logit = sum_f w_f x_f + sum over
+/// pairs of present fields f, g of &lt;v_{f,g}, v_{g,f}&gt; x_f x_g.
 /// </summary>
 public sealed class FfmModel
 {
     private readonly Dictionary<uint, int>[] _vocab;
-    private readonly int[] _offset;
-    private readonly float[] _linear;
-    private readonly float[] _latent;
-    private readonly int _fieldCount;
-    private readonly int _k;
 
-    internal FfmModel(Dictionary<uint, int>[] vocab, int[] sizes, FieldAwareFactorizationMachineModelParameters model, double seconds)
+    internal FfmModel(Dictionary<uint, int>[] vocab, int[] sizes, FieldAwareFactorizationMachinePredictionTransformer transformer, double seconds)
     {
         _vocab = vocab;
-        _offset = new int[sizes.Length];
-        for (var f = 1; f < sizes.Length; f++)
-        {
-            _offset[f] = _offset[f - 1] + sizes[f - 1];
-        }
-
-        _linear = [.. model.GetLinearWeights()];
-        _latent = [.. model.GetLatentWeights()];
-        _fieldCount = model.FieldCount;
-        _k = model.LatentDimension;
-        Parameters = model;
+        Transformer = transformer;
+        Sizes = sizes;
+        Parameters = transformer.Model;
         Seconds = seconds;
     }
 
-    /// <summary>ML.NET's model (for checks against its own scoring).</summary>
+    internal FieldAwareFactorizationMachinePredictionTransformer Transformer { get; }
+
+    internal int[] Sizes { get; }
+
+    internal Dictionary<uint, int>[] Vocabulary => _vocab;
+
+    /// <summary>ML.NET's model parameters.</summary>
     public FieldAwareFactorizationMachineModelParameters Parameters { get; }
 
     /// <summary>Wall-clock training time in seconds, vocabulary included.</summary>
     public double Seconds { get; }
 
     /// <summary>Features in the model (field values kept, plus the intercept).</summary>
-    public int Features => _linear.Length;
+    public int Features => Parameters.FeatureCount;
 
-    /// <summary>The logit of an example given as one (key, value) per field; unknown values contribute nothing.</summary>
-    public double PredictLogit(ReadOnlySpan<uint> keys, ReadOnlySpan<float> values)
+    /// <summary>
+    /// The logits of every example of <paramref name="data"/> into <paramref name="logits"/>, in order; values not
+    /// in the training vocabulary contribute nothing.
+    /// </summary>
+    public void PredictLogits(FieldTable data, Span<double> logits)
     {
-        var fields = _vocab.Length;
-        Span<int> feature = stackalloc int[fields + 1];
-        Span<int> field = stackalloc int[fields + 1];
-        Span<float> x = stackalloc float[fields + 1];
-        var n = 0;
-        for (var f = 0; f < fields; f++)
+        ArgumentNullException.ThrowIfNull(data);
+        if (data.Count == 0)
         {
-            if (keys[f] != 0 && _vocab[f].TryGetValue(keys[f], out var id))
-            {
-                feature[n] = _offset[f] + id;
-                field[n] = f;
-                x[n++] = values[f];
-            }
+            return;
         }
 
-        feature[n] = _offset[fields];
-        field[n] = fields;
-        x[n++] = 1;
-
-        double z = 0;
-        var k = _k;
-        var latent = _latent.AsSpan();
-        for (var a = 0; a < n; a++)
+        var view = MlNetFfmTrainer.BuildRows(data, _vocab).AsDataView(Sizes);
+        var scored = Transformer.Transform(view);
+        var column = scored.Schema["Score"];
+        using var cursor = scored.GetRowCursor([column]);
+        var getter = cursor.GetGetter<float>(column);
+        var i = 0;
+        float score = 0;
+        while (cursor.MoveNext())
         {
-            z += _linear[feature[a]] * x[a];
-            for (var b = a + 1; b < n; b++)
-            {
-                var va = latent.Slice(((feature[a] * _fieldCount) + field[b]) * k, k);
-                var vb = latent.Slice(((feature[b] * _fieldCount) + field[a]) * k, k);
-                double dot = 0;
-                for (var d = 0; d < k; d++)
-                {
-                    dot += va[d] * vb[d];
-                }
-
-                z += dot * x[a] * x[b];
-            }
+            getter(ref score);
+            logits[i++] = score;
         }
-
-        return z;
     }
-
-    /// <summary>sigmoid(<see cref="PredictLogit"/>).</summary>
-    public double Predict(ReadOnlySpan<uint> keys, ReadOnlySpan<float> values) => 1 / (1 + Math.Exp(-PredictLogit(keys, values)));
 }

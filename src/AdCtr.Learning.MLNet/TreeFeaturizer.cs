@@ -78,6 +78,29 @@ public sealed class TreeFeaturizer
         ct.ThrowIfCancellationRequested();
         var started = Stopwatch.GetTimestamp();
         var layout = TreeInputLayout.Build(data, numeric, _options.MaxCardinality);
+        var rows = BuildRows(data, layout);
+        var ml = new MLContext(_options.Seed);
+        var trainer = ml.BinaryClassification.Trainers.FastTree(new FastTreeBinaryTrainer.Options
+        {
+            LabelColumnName = "Label",
+            FeatureColumnName = MlRows.ColumnName(0),
+            ExampleWeightColumnName = "Weight",
+            NumberOfTrees = _options.Trees,
+            NumberOfLeaves = _options.Leaves,
+            MinimumExampleCountPerLeaf = _options.MinExamplesPerLeaf,
+            LearningRate = _options.LearningRate,
+            NumberOfThreads = _options.Threads,
+            Seed = _options.Seed,
+            FeatureSelectionSeed = _options.Seed,
+        });
+        var model = trainer.Fit(rows.AsDataView([Math.Max(layout.Inputs, 1)])).Model.SubModel;
+        ct.ThrowIfCancellationRequested();
+        return new TreeEnsemble(layout, model, generation, Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    /// <summary>The trees' training rows: the non-zero inputs of each example (one feature column).</summary>
+    internal static MlRows BuildRows(FieldTable data, TreeInputLayout layout)
+    {
         var rows = new MlRows();
         var dense = new float[Math.Max(layout.Inputs, 1)];
         var idx = new int[dense.Length];
@@ -98,23 +121,7 @@ public sealed class TreeFeaturizer
             rows.Add(default, idx.AsSpan(0, n), val.AsSpan(0, n), data.Label(r), data.Weight(r));
         }
 
-        var ml = new MLContext(_options.Seed);
-        var trainer = ml.BinaryClassification.Trainers.FastTree(new FastTreeBinaryTrainer.Options
-        {
-            LabelColumnName = "Label",
-            FeatureColumnName = MlRows.ColumnName(0),
-            ExampleWeightColumnName = "Weight",
-            NumberOfTrees = _options.Trees,
-            NumberOfLeaves = _options.Leaves,
-            MinimumExampleCountPerLeaf = _options.MinExamplesPerLeaf,
-            LearningRate = _options.LearningRate,
-            NumberOfThreads = _options.Threads,
-            Seed = _options.Seed,
-            FeatureSelectionSeed = _options.Seed,
-        });
-        var model = trainer.Fit(rows.AsDataView([dense.Length])).Model.SubModel;
-        ct.ThrowIfCancellationRequested();
-        return new TreeEnsemble(layout, model, generation, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        return rows;
     }
 }
 
