@@ -128,9 +128,9 @@ public sealed class MlNetFfmTrainer
             LambdaLinear = _options.LambdaLinear,
             LambdaLatent = _options.LambdaLatent,
 
-            // Each field holds one value: scaling it to unit length would change nothing for categories and would
-            // erase the magnitude of counts.
-            NormalizeFeatures = false,
+            // ML.NET's default, LIBFFM's instance normalisation (each example scaled to unit length): without it the
+            // 14 fields' ~90 pairwise terms start large and the model ends far off calibration (measured: 13x).
+            NormalizeFeatures = true,
             Shuffle = true,
             Verbose = false,
         });
