@@ -87,7 +87,7 @@ public static class CompareRunner
                 encoder.Encode(row, x);
                 OfflineEvaluator.Combine(x, combined, spec.Bits);
                 var label = row.Label > 0 ? 1 : 0;
-                FieldNumbers(spec, row, fieldValues);
+                OfflineEvaluator.FieldNumbers(spec, row, fieldValues);
                 block.Add(x, combined, hours, label, row.Weight, truth, encoder.FieldHashes, fieldValues);
                 hasTruth |= !double.IsNaN(truth);
                 if (hours >= warmupEnd)
@@ -156,19 +156,6 @@ public static class CompareRunner
             settings,
             results,
             PeakResidentBytes());
-    }
-
-    /// <summary>Per field: the number of a count or numeric field (0 when it does not parse), 1 otherwise.</summary>
-    private static void FieldNumbers(FeatureSpec spec, RawRow row, Span<float> values)
-    {
-        for (var f = 0; f < values.Length; f++)
-        {
-            values[f] = 1;
-            if (spec.Fields[f].Kind is FieldKind.Count or FieldKind.Numeric && row.IsPresent(f))
-            {
-                values[f] = System.Buffers.Text.Utf8Parser.TryParse(row.Get(f), out double d, out var used) && used == row.Get(f).Length && double.IsFinite(d) ? (float)d : 0;
-            }
-        }
     }
 
     /// <summary>The process's peak resident set (VmHWM on Linux), or its peak working set elsewhere; bytes.</summary>

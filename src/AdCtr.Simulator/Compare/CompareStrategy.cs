@@ -46,7 +46,7 @@ public abstract class CompareStrategy
         MaxTrainSeconds = Math.Max(MaxTrainSeconds, seconds);
     }
 
-    /// <summary>L-BFGS trainings that stopped before the gradient criterion.</summary>
+    /// <summary>Trainings that stopped before their convergence criterion (ML.NET does not report it: 0).</summary>
     public int UnconvergedRetrains { get; protected set; }
 
     /// <summary>Wall-clock seconds spent in <see cref="Process"/>: scoring, online learning and retraining.</summary>
@@ -138,7 +138,7 @@ internal sealed class OnlineStrategy(StrategySpec spec, CompareSettings settings
 
 /// <summary>
 /// <c>batch:T</c>, <c>batch:T+online</c> and <c>frozen</c>: an L2 logistic regression over the combined features
-/// trained by L-BFGS (<see cref="BatchLogisticTrainer"/>) on the examples of [t - W, t) at t = W, W + T, W + 2T,
+/// trained by ML.NET's L-BFGS (<see cref="MlNetLogisticTrainer"/>) on the examples of [t - W, t) at t = W, W + T, W + 2T,
 /// ... (frozen: at t = W only), serving the frozen weights in between. <c>batch:T</c> starts every training from
 /// zero. <c>batch:T+online</c> warm-starts each training from its current model (batch weights + correction) and,
 /// between retrains, learns an FTRL-Proximal correction over the same features on top of the batch logit
@@ -147,14 +147,12 @@ internal sealed class OnlineStrategy(StrategySpec spec, CompareSettings settings
 /// </summary>
 internal sealed class BatchStrategy : CompareStrategy
 {
-    private readonly BatchLogisticTrainer _trainer;
-    private readonly MlNetLogisticTrainer? _mlTrainer;
+    private readonly MlNetLogisticTrainer _trainer;
     private readonly int _dimension;
     private readonly bool _online;
     private readonly bool _once;
     private readonly int _biasIndex;
-    private BatchModel? _model;
-    private LinearModel? _ml;
+    private LinearModel? _model;
     private DenseFtrlModel? _correction;
     private float[] _weights = new float[64];
     private double _nextRetrain = double.NaN;
@@ -166,19 +164,14 @@ internal sealed class BatchStrategy : CompareStrategy
         _once = spec.Kind == StrategyKind.Frozen;
         _dimension = 1 << settings.Spec.Bits;
         _biasIndex = biasIndex;
-        _trainer = new BatchLogisticTrainer(new BatchTrainerOptions
+        _trainer = new MlNetLogisticTrainer(new MlNetLogisticOptions
         {
             L2 = settings.BatchL2,
             MaxIterations = settings.BatchMaxIterations,
-            BiasIndex = biasIndex,
 
             // Fixed rather than the processor count, so that the report is the same on every machine.
-            MaxDegreeOfParallelism = 2,
+            Threads = 2,
         });
-        if (spec.Kind == StrategyKind.BatchMlNetLr)
-        {
-            _mlTrainer = new MlNetLogisticTrainer(new MlNetLogisticOptions { L2 = settings.BatchL2, MaxIterations = settings.BatchMaxIterations, Threads = 2 });
-        }
     }
 
     protected override void WarmUp(ExampleBlock block, int i)
@@ -189,7 +182,7 @@ internal sealed class BatchStrategy : CompareStrategy
     {
         var hours = block.Hours[i];
         var w = Settings.TrainWindowHours;
-        if (_model is null && _ml is null)
+        if (_model is null)
         {
             // The first training, at the end of the warm-up, on [0, W).
             Train(history, block, i, w);
@@ -209,7 +202,7 @@ internal sealed class BatchStrategy : CompareStrategy
     {
         var idx = block.CombinedIndices(i);
         var val = block.CombinedValues(i);
-        var logit = _ml is not null ? _ml.PredictLogit(idx, val) : _model!.PredictLogit(idx, val);
+        var logit = _model!.PredictLogit(idx, val);
         if (!_online)
         {
             return Glmix.Sigmoid(logit);
@@ -269,18 +262,7 @@ internal sealed class BatchStrategy : CompareStrategy
             warm[_biasIndex] = (float)BaseLogit(data);
         }
 
-        if (_mlTrainer is not null)
-        {
-            _ml = _mlTrainer.Train(data, _biasIndex, warm);
-        }
-        else
-        {
-            _model = _trainer.Train(data, warm);
-            if (!_model.Converged)
-            {
-                UnconvergedRetrains++;
-            }
-        }
+        _model = _trainer.Train(data, _biasIndex, warm);
 
         if (_online)
         {
