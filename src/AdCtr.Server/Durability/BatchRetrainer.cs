@@ -44,6 +44,8 @@ public sealed record RetrainResult(
 /// </remarks>
 internal sealed class BatchRetrainer(CtrEngine engine, DurableState state, IngestionGate gate, DurabilityService durability, IOptions<DurabilityOptions> options)
 {
+    private const string TrainerName = "ML.NET LbfgsLogisticRegression";
+
     private readonly SemaphoreSlim _running = new(1, 1);
 
     public async Task<RetrainResult> RetrainAsync(RetrainRequest request, CancellationToken ct)
@@ -100,7 +102,7 @@ internal sealed class BatchRetrainer(CtrEngine engine, DurableState state, Inges
         var trainRows = n - holdout;
         if (trainRows < 1 || holdout < 1)
         {
-            return new RetrainResult(from.Value, to.Value, n, trainRows, holdout, null, null, false, "the window holds too few examples to train and hold out", 0, false, 0, null);
+            return new RetrainResult(from.Value, to.Value, n, trainRows, holdout, null, null, false, "the window holds too few examples to train and hold out", TrainerName, 0, 0, null);
         }
 
         var train = new SparseDataset(dimension);
@@ -160,7 +162,7 @@ internal sealed class BatchRetrainer(CtrEngine engine, DurableState state, Inges
             candidateLoss,
             swap,
             swap ? "the candidate's holdout log loss is lower: it replaced the live global model" : "the live model's holdout log loss is not worse: kept",
-            "ML.NET LbfgsLogisticRegression",
+            TrainerName,
             model.ActiveFeatures,
             model.Seconds,
             sequence);
