@@ -43,7 +43,7 @@ public sealed record EvalResult(long Examples, double Seconds, BinaryMetrics? Pr
 /// <summary>
 /// The offline evaluator behind <c>adctr-sim eval</c>. Online: one pass in file order, each row scored before
 /// it is learned (progressive validation, Blum, Kalai and Langford 1999); the last <c>holdout</c> fraction
-/// of rows is also accumulated as a holdout (and still learned after being scored). Batch: L-BFGS on the
+/// of rows is also accumulated as a holdout (and still learned after being scored). Batch: ML.NET L-BFGS (or FFM) on the
 /// first 1 - holdout of the rows, scored on the rest. Rows are counted in a first pass over the file so the
 /// holdout boundary is known; standard input is first spooled to a temporary file for that.
 /// </summary>
