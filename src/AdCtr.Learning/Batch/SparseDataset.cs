@@ -3,7 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 namespace AdCtr.Learning.Batch;
 
 /// <summary>
-/// Labeled sparse examples in compressed sparse row (CSR) form, the input of <see cref="BatchLogisticTrainer"/>.
+/// Labeled sparse examples in compressed sparse row (CSR) form, the input of the batch trainers (ML.NET's, in AdCtr.Learning.MLNet).
 /// Rows are appended with <see cref="Add"/>; indices lie in [0, <see cref="Dimension"/>) (a hashed feature
 /// space such as 2^22), values are floats, labels 0 or 1, weights finite and non-negative. Append-only and
 /// not thread-safe while being filled; safe to read from several threads once filled.

@@ -74,6 +74,13 @@ public sealed class FeatureEncoder
     /// <summary>Index of the bias coordinate (the same in the global and the campaign part).</summary>
     public int BiasIndex => _biasIndex;
 
+    /// <summary>
+    /// The feature hash of each spec field in the row last given to <see cref="Encode"/>, 0 when the field was
+    /// missing (its feature index is hash mod 2^bits; a numeric field's is the hash of its name). For learners
+    /// that need to know which field a feature came from (field-aware factorization machines, trees).
+    /// </summary>
+    public ReadOnlySpan<uint> FieldHashes => _fieldHash;
+
     /// <summary>Encodes <paramref name="row"/> into <paramref name="output"/> (cleared first).</summary>
     public void Encode(RawRow row, EncodedExample output)
     {

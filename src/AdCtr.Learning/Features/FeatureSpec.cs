@@ -27,6 +27,15 @@ public enum FieldKind
 
     /// <summary>A real value on one coordinate, the hash of the field name, optionally transformed.</summary>
     Numeric,
+
+    /// <summary>
+    /// The hour of day (00..23, UTC) of the example's timestamp, encoded as a category. Filled by readers that have
+    /// a timestamp column (CSV with <see cref="FeatureSpec.Timestamp"/>), not read from a column of its own.
+    /// </summary>
+    HourOfDay,
+
+    /// <summary>The day of week (mon..sun, UTC) of the example's timestamp, encoded as a category; like <see cref="HourOfDay"/>.</summary>
+    DayOfWeek,
 }
 
 /// <summary>Transform of a <see cref="FieldKind.Numeric"/> value.</summary>
@@ -69,6 +78,15 @@ public sealed class FeatureSpec
     /// <summary>Number of hash bits: features land in 2^Bits slots.</summary>
     public int Bits { get; set; } = 22;
 
+    /// <summary>CSV logs: the column holding the label (0/1 or true/false). Ignored by the other formats.</summary>
+    public string? Label { get; set; }
+
+    /// <summary>
+    /// CSV logs: the column holding the example time (ISO 8601, <c>yyyy-MM-dd HH:mm:ss</c> in UTC, or Unix seconds);
+    /// optional. Ignored by the other formats.
+    /// </summary>
+    public string? Timestamp { get; set; }
+
     /// <summary>The field whose value selects the campaign model (GLMix random effect); null for none.</summary>
     public string? CampaignField { get; init; }
 
@@ -93,6 +111,8 @@ public sealed class FeatureSpec
     /// <summary>Returns a copy of this spec with another number of bits.</summary>
     public FeatureSpec WithBits(int bits) => new()
     {
+        Label = Label,
+        Timestamp = Timestamp,
         Name = Name,
         HashSeed = HashSeed,
         Bits = bits,
@@ -104,6 +124,8 @@ public sealed class FeatureSpec
     /// <summary>Returns a copy of this spec with no crosses (to measure what the crosses buy).</summary>
     public FeatureSpec WithoutCrosses() => new()
     {
+        Label = Label,
+        Timestamp = Timestamp,
         Name = Name,
         HashSeed = HashSeed,
         Bits = Bits,

@@ -24,6 +24,7 @@ public static class ExampleReaders
             LogFormat.Criteo => new CriteoReader(stream, spec, options),
             LogFormat.Avazu => new AvazuReader(stream, spec, options),
             LogFormat.AdCtrJson => new AdCtrJsonReader(stream, spec, options),
+            LogFormat.Csv => new CsvReader(stream, spec, options),
             _ => throw new ArgumentOutOfRangeException(nameof(format), format, "unknown log format"),
         };
     }

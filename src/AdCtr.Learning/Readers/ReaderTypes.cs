@@ -17,6 +17,12 @@ public enum LogFormat
 
     /// <summary>AdCtr's own NDJSON example log: one JSON object per line.</summary>
     AdCtrJson,
+
+    /// <summary>
+    /// Any CSV log with a header line (RFC 4180 quoting): the spec's <see cref="Features.FeatureSpec.Label"/> and
+    /// optional <see cref="Features.FeatureSpec.Timestamp"/> name columns, the spec's fields name the feature columns.
+    /// </summary>
+    Csv,
 }
 
 /// <summary>Options of a log reader. The defaults suit every format.</summary>

@@ -32,7 +32,7 @@ internal static class AdminApi
         });
         group.MapPost("/snapshot", SnapshotAsync).WithName("AdminSnapshot").WithSummary("Write a model snapshot now").Produces<SnapshotWritten>().ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status503ServiceUnavailable).ProducesProblem(StatusCodes.Status507InsufficientStorage);
         group.MapGet("/snapshots", ListSnapshots).WithName("AdminSnapshots").WithSummary("Snapshots on disk, newest first").Produces<List<SnapshotListing>>().ProducesProblem(StatusCodes.Status401Unauthorized);
-        group.MapPost("/retrain", RetrainAsync).WithName("AdminRetrain").WithSummary("Batch retrain (L-BFGS) on a log window; evaluate, then swap only if better").Accepts<RetrainRequest>("application/json").Produces<RetrainResult>().ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapPost("/retrain", RetrainAsync).WithName("AdminRetrain").WithSummary("Batch retrain (ML.NET L-BFGS logistic regression, warm-started) on a log window; evaluate, then swap only if better").Accepts<RetrainRequest>("application/json").Produces<RetrainResult>().ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapPost("/reload", ReloadAsync).WithName("AdminReload").WithSummary("Reload the newest valid snapshot and replay the log after it").Produces<RecoveryReport>().ProducesProblem(StatusCodes.Status401Unauthorized);
         return group;
     }

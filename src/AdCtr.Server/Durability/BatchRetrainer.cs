@@ -1,5 +1,6 @@
 using AdCtr.Learning.Batch;
 using AdCtr.Learning.Features;
+using AdCtr.Learning.MLNet;
 using AdCtr.Learning.Models;
 using AdCtr.Server.Model;
 using AdCtr.Server.Storage;
@@ -21,15 +22,16 @@ public sealed record RetrainResult(
     double? CandidateHoldoutLogLoss,
     bool Swapped,
     string Reason,
-    int Iterations,
-    bool Converged,
+    string Trainer,
+    int ActiveFeatures,
     double TrainSeconds,
     long? SnapshotSequence);
 
 /// <summary>
 /// The batch job beside online learning: reads a window of the example log, trains the global model's logistic
-/// regression to convergence with L-BFGS (<see cref="BatchLogisticTrainer"/>, warm-started from the live global
-/// weights), and evaluates before swapping: on the most recent part of the window (held out, chronological), the
+/// regression with ML.NET's L-BFGS (<see cref="MlNetLogisticTrainer"/>, warm-started from the live global
+/// weights: the intercept from the bias coordinate, every other weight from its coordinate), and evaluates before
+/// swapping: on the most recent part of the window (held out, chronological), the
 /// live model and the candidate are compared as they would serve, global plus the live campaign part. Only a
 /// strictly lower weighted holdout log loss replaces the live global model; a snapshot is then written so the
 /// swap survives a restart.
@@ -42,6 +44,8 @@ public sealed record RetrainResult(
 /// </remarks>
 internal sealed class BatchRetrainer(CtrEngine engine, DurableState state, IngestionGate gate, DurabilityService durability, IOptions<DurabilityOptions> options)
 {
+    private const string TrainerName = "ML.NET LbfgsLogisticRegression";
+
     private readonly SemaphoreSlim _running = new(1, 1);
 
     public async Task<RetrainResult> RetrainAsync(RetrainRequest request, CancellationToken ct)
@@ -98,7 +102,7 @@ internal sealed class BatchRetrainer(CtrEngine engine, DurableState state, Inges
         var trainRows = n - holdout;
         if (trainRows < 1 || holdout < 1)
         {
-            return new RetrainResult(from.Value, to.Value, n, trainRows, holdout, null, null, false, "the window holds too few examples to train and hold out", 0, false, 0, null);
+            return new RetrainResult(from.Value, to.Value, n, trainRows, holdout, null, null, false, "the window holds too few examples to train and hold out", TrainerName, 0, 0, null);
         }
 
         var train = new SparseDataset(dimension);
@@ -113,13 +117,13 @@ internal sealed class BatchRetrainer(CtrEngine engine, DurableState state, Inges
             warm[i] = engine.Global.WeightOf(i);
         }
 
-        var trainer = new BatchLogisticTrainer(new BatchTrainerOptions
+        var trainer = new MlNetLogisticTrainer(new MlNetLogisticOptions
         {
             L2 = request.L2 ?? o.RetrainL2,
             MaxIterations = request.MaxIterations ?? o.RetrainMaxIterations,
-            BiasIndex = new FeatureEncoder(engine.Spec).BiasIndex,
         });
-        var model = await Task.Run(() => trainer.Train(train, warm, ct), ct).ConfigureAwait(false);
+        var biasIndex = new FeatureEncoder(engine.Spec).BiasIndex;
+        var model = await Task.Run(() => trainer.Train(train, biasIndex, warm, ct), ct).ConfigureAwait(false);
 
         double liveLoss = 0, candidateLoss = 0, weight = 0;
         for (var r = trainRows; r < n; r++)
@@ -158,8 +162,8 @@ internal sealed class BatchRetrainer(CtrEngine engine, DurableState state, Inges
             candidateLoss,
             swap,
             swap ? "the candidate's holdout log loss is lower: it replaced the live global model" : "the live model's holdout log loss is not worse: kept",
-            model.Iterations,
-            model.Converged,
+            TrainerName,
+            model.ActiveFeatures,
             model.Seconds,
             sequence);
     }

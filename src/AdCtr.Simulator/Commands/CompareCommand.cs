@@ -36,15 +36,16 @@ public static class CompareCommand
         Option<double> L2,
         Option<double> BatchL2,
         Option<int> BatchIterations,
-        Option<int> Threads);
+        Option<int> Threads,
+        Option<bool> Strict);
 
     public static Command Create()
     {
         var o = new Options(
             new Option<string?>("--scenario") { Description = "Simulated scenario (name or JSON path), generated in process with the true CTR" },
             new Option<string?>("--data") { Description = "Log file instead of a scenario ('.gz' = gzip); rows in time order" },
-            new Option<string?>("--format") { Description = "Format of --data: criteo, avazu or ndjson" },
-            new Option<string>("--strategies") { Description = "Comma-separated: online, batch:T, batch:T+online, frozen (T in hours)", DefaultValueFactory = _ => StrategySpec.DefaultList },
+            new Option<string?>("--format") { Description = "Format of --data: criteo, avazu, ndjson or csv (csv needs --spec with \"label\")" },
+            new Option<string>("--strategies") { Description = "Comma-separated: online, batch:T (= batch:T:lr), batch:T:ffm, batch:T+online, trees:T+online, frozen (T in hours)", DefaultValueFactory = _ => StrategySpec.DefaultList },
             new Option<double>("--window-hours") { Description = "W: batch training window in hours; the first W hours are the unscored warm-up", DefaultValueFactory = _ => 24 },
             new Option<double>("--eval-window") { Description = "Hours per scoring window of windows.csv and the NE chart", DefaultValueFactory = _ => 1 },
             new Option<double>("--table-window") { Description = "Hours per row of the Markdown report's table", DefaultValueFactory = _ => 24 },
@@ -60,13 +61,14 @@ public static class CompareCommand
             new Option<double>("--l2") { Description = "FTRL L2 of the global part", DefaultValueFactory = _ => 1.0 },
             new Option<double>("--batch-l2") { Description = "L2 of the batch logistic regression (on the summed loss)", DefaultValueFactory = _ => 50.0 },
             new Option<int>("--batch-iterations") { Description = "Maximum L-BFGS iterations per training", DefaultValueFactory = _ => 100 },
-            new Option<int>("--threads") { Description = "Threads running the strategies side by side", DefaultValueFactory = _ => 2 });
-        o.Format.AcceptOnlyFromAmong("criteo", "avazu", "ndjson");
+            new Option<int>("--threads") { Description = "Threads running the strategies side by side", DefaultValueFactory = _ => 2 },
+            new Option<bool>("--strict") { Description = "A malformed line of --data is an error (exit 1) instead of being counted and skipped" });
+        o.Format.AcceptOnlyFromAmong("criteo", "avazu", "ndjson", "csv");
 
         var command = new Command("compare", "Replay one stream through online, periodic batch, batch+online and frozen models and report per time window")
         {
             o.Scenario, o.Data, o.Format, o.Strategies, o.WindowHours, o.EvalWindow, o.TableWindow, o.RowsPerHour, o.Events, o.Seed,
-            o.DurationDays, o.Report, o.Spec, o.Bits, o.Alpha, o.L1, o.L2, o.BatchL2, o.BatchIterations, o.Threads,
+            o.DurationDays, o.Report, o.Spec, o.Bits, o.Alpha, o.L1, o.L2, o.BatchL2, o.BatchIterations, o.Threads, o.Strict,
         };
         command.SetAction(r => Execute(r, o));
         return command;
@@ -92,7 +94,7 @@ public static class CompareCommand
 
         if (data is not null && formatName is null)
         {
-            return Usage("--data needs --format criteo|avazu|ndjson");
+            return Usage("--data needs --format criteo|avazu|ndjson|csv");
         }
 
         if (!StrategySpec.TryParseList(r.GetValue(o.Strategies)!, out var strategies, out var error))
@@ -166,7 +168,7 @@ public static class CompareCommand
 
             try
             {
-                source = new LogSource(data!, format, settings.Spec, settings.RowsPerHour, events ?? long.MaxValue);
+                source = new LogSource(data!, format, settings.Spec, settings.RowsPerHour, events ?? long.MaxValue, r.GetValue(o.Strict));
             }
             catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
             {
@@ -182,10 +184,24 @@ public static class CompareCommand
             {
                 result = CompareRunner.Run(source, settings, showProgress ? n => stderr.Write("\r" + n.ToString("N0", CultureInfo.InvariantCulture) + " examples") : null);
             }
+            catch (MalformedLineException e)
+            {
+                stderr.WriteLine("adctr-sim: " + data + ": line " + e.LineNumber + ": " + Program.OneLine(e.Reason));
+                return 1;
+            }
             catch (Exception e) when (e is IOException or InvalidDataException)
             {
                 stderr.WriteLine("adctr-sim: cannot read '" + data + "': " + Program.OneLine(e.Message));
                 return 1;
+            }
+
+            if (source is LogSource log && log.Statistics.MalformedLines > 0)
+            {
+                stderr.WriteLine(string.Create(CultureInfo.InvariantCulture, $"adctr-sim: {log.Statistics.MalformedLines:N0} malformed lines skipped"));
+                foreach (var m in log.Statistics.FirstMalformed)
+                {
+                    stderr.WriteLine("  " + m);
+                }
             }
         }
 

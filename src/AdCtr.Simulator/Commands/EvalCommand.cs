@@ -19,12 +19,12 @@ public static class EvalCommand
     public static Command Create()
     {
         var data = new Option<string>("--data") { Description = "Log file ('-' = standard input, '.gz' = gzip)", Required = true };
-        var format = new Option<string>("--format") { Description = "criteo, avazu or ndjson", Required = true };
-        format.AcceptOnlyFromAmong("criteo", "avazu", "ndjson");
-        var spec = new Option<string?>("--spec") { Description = "Feature spec JSON (default config/features.FORMAT.json; ndjson uses features.sim.json)" };
+        var format = new Option<string>("--format") { Description = "criteo, avazu, ndjson or csv (csv needs --spec with \"label\")", Required = true };
+        format.AcceptOnlyFromAmong("criteo", "avazu", "ndjson", "csv");
+        var spec = new Option<string?>("--spec") { Description = "Feature spec JSON (default config/features.FORMAT.json; ndjson uses features.sim.json; required for csv)" };
         var bits = new Option<int?>("--bits") { Description = "Hash bits, 18..28 (default: the spec's)" };
-        var model = new Option<string>("--model") { Description = "online (FTRL-Proximal, progressive validation) or batch (L-BFGS)", DefaultValueFactory = _ => "online" };
-        model.AcceptOnlyFromAmong("online", "batch");
+        var model = new Option<string>("--model") { Description = "online (FTRL-Proximal, progressive validation), batch or mlnet-lr (ML.NET L-BFGS logistic regression), mlnet-ffm (ML.NET field-aware factorization machine)", DefaultValueFactory = _ => "online" };
+        model.AcceptOnlyFromAmong("online", "batch", "mlnet-lr", "mlnet-ffm");
         var holdout = new Option<double>("--holdout") { Description = "Fraction of the last rows scored as a holdout, in [0, 1)", DefaultValueFactory = _ => 0.2 };
         holdout.Validators.Add(r =>
         {
@@ -41,7 +41,7 @@ public static class EvalCommand
         threads.AcceptOnlyFromAmong("1", "2");
         var l2 = new Option<double>("--l2") { Description = "L2 of the global model (FTRL) and of the batch model", DefaultValueFactory = _ => 1.0 };
 
-        var command = new Command("eval", "Evaluate the online (FTRL-Proximal) or batch (L-BFGS) learner on a log")
+        var command = new Command("eval", "Evaluate the online (FTRL-Proximal) learner or an ML.NET batch learner on a log")
         {
             data, format, spec, bits, model, holdout, json, strict, alpha, l1, l2, threads,
         };
@@ -50,7 +50,12 @@ public static class EvalCommand
             r.GetRequiredValue(format),
             r.GetValue(spec),
             r.GetValue(bits),
-            r.GetValue(model) == "batch" ? EvalModel.Batch : EvalModel.Online,
+            r.GetValue(model) switch
+            {
+                "batch" or "mlnet-lr" => EvalModel.Batch,
+                "mlnet-ffm" => EvalModel.Ffm,
+                _ => EvalModel.Online,
+            },
             r.GetValue(holdout),
             r.GetValue(json),
             r.GetValue(strict),
@@ -98,6 +103,12 @@ public static class EvalCommand
         {
             stderr.WriteLine("adctr-sim: cannot read '" + data + "': " + Program.OneLine(e.Message));
             return Program.UsageError;
+        }
+        catch (InvalidOperationException e) when (model != EvalModel.Online)
+        {
+            // ML.NET refuses a training set it cannot learn from (e.g. one class only).
+            stderr.WriteLine("adctr-sim: cannot train on '" + data + "': " + Program.OneLine(e.Message));
+            return 1;
         }
 
         if (showProgress)

@@ -51,10 +51,10 @@ public static class CompareReport
         var truth = result.HasTruth;
         sb.Append("| strategy | log loss | NE | AUC | calibration |");
         sb.Append(truth ? " MAE vs truth | RMSE vs truth | log loss - oracle |" : string.Empty);
-        sb.AppendLine(" retrains | train s | total s |");
+        sb.AppendLine(" retrains | train s | s per retrain (max) | total s |");
         sb.Append("|---|---:|---:|---:|---:|");
         sb.Append(truth ? "---:|---:|---:|" : string.Empty);
-        sb.AppendLine("---:|---:|---:|");
+        sb.AppendLine("---:|---:|---:|---:|");
         foreach (var s in result.Strategies)
         {
             var m = s.Total;
@@ -65,7 +65,8 @@ public static class CompareReport
             }
 
             var retrains = s.UnconvergedRetrains > 0 ? s.Retrains + " (" + s.UnconvergedRetrains + " unconverged)" : s.Retrains.ToString(Inv);
-            sb.Append(Inv, $" {retrains} | {s.TrainSeconds:F1} | {s.Seconds:F1} |").AppendLine();
+            var perRetrain = s.Retrains > 0 ? string.Create(Inv, $"{s.SecondsPerRetrain:F2} ({s.MaxTrainSeconds:F2})") : "-";
+            sb.Append(Inv, $" {retrains} | {s.TrainSeconds:F1} | {perRetrain} | {s.Seconds:F1} |").AppendLine();
         }
 
         return sb.ToString();
@@ -86,7 +87,7 @@ public static class CompareReport
         sb.AppendLine(Inv, $"- {result.Examples:N0} examples over {result.StreamHours:F1} hours{unit}; the first {s.TrainWindowHours:G} hours are the warm-up (learned, not scored), {result.ScoredExamples:N0} examples scored.");
         sb.AppendLine(Inv, $"- Strategies: {string.Join(", ", Names(result))}. Batch training window W = {s.TrainWindowHours:G} h, L-BFGS with L2 = {s.BatchL2:G}, at most {s.BatchMaxIterations} iterations; online FTRL-Proximal alpha = {s.Global.Alpha:G}, L1 = {s.Global.L1:G}, L2 = {s.Global.L2:G}; {s.Spec.Bits} hash bits.");
         sb.AppendLine(Inv, $"- Every prediction is progressive: made before the strategy learns the example (online) or retrains past it (batch).");
-        sb.AppendLine(Inv, $"- Wall time {result.Seconds:F1} s ({result.Examples / Math.Max(result.Seconds, 1e-9):N0} examples/s), of which reading and encoding {result.EncodeSeconds:F1} s; at most {result.PeakHistoryExamples:N0} examples held for batch training.");
+        sb.AppendLine(Inv, $"- Wall time {result.Seconds:F1} s ({result.Examples / Math.Max(result.Seconds, 1e-9):N0} examples/s), of which reading and encoding {result.EncodeSeconds:F1} s; at most {result.PeakHistoryExamples:N0} examples held for batch training; peak resident memory of the run (all strategies in one process) {result.PeakResidentBytes / 1048576.0:N0} MiB.");
         sb.AppendLine();
         sb.AppendLine("## Totals").AppendLine();
         sb.Append(TotalsTable(result)).AppendLine();
@@ -121,12 +122,12 @@ public static class CompareReport
     {
         ArgumentNullException.ThrowIfNull(result);
         var sb = new StringBuilder();
-        sb.AppendLine("strategy,examples,weight,clicks,ctr,mean_prediction,log_loss,ne,auc,calibration,mae,rmse,oracle_log_loss,log_loss_gap,retrains,unconverged_retrains,train_seconds,seconds");
+        sb.AppendLine("strategy,examples,weight,clicks,ctr,mean_prediction,log_loss,ne,auc,calibration,mae,rmse,oracle_log_loss,log_loss_gap,retrains,unconverged_retrains,train_seconds,seconds,seconds_per_retrain,max_retrain_seconds");
         foreach (var s in result.Strategies)
         {
             var m = s.Total;
             var t = s.TotalTruth;
-            sb.AppendLine(Inv, $"{Csv(s.Name)},{m.Examples},{C(m.WeightSum)},{C(m.Clicks)},{C(m.Ctr)},{C(m.MeanPrediction)},{C(m.LogLoss)},{C(m.NormalizedEntropy)},{C(m.Auc)},{C(m.CalibrationRatio)},{C(t.MeanAbsoluteError)},{C(t.Rmse)},{C(t.OracleLogLoss)},{C(s.LogLossGap)},{s.Retrains},{s.UnconvergedRetrains},{C(s.TrainSeconds)},{C(s.Seconds)}");
+            sb.AppendLine(Inv, $"{Csv(s.Name)},{m.Examples},{C(m.WeightSum)},{C(m.Clicks)},{C(m.Ctr)},{C(m.MeanPrediction)},{C(m.LogLoss)},{C(m.NormalizedEntropy)},{C(m.Auc)},{C(m.CalibrationRatio)},{C(t.MeanAbsoluteError)},{C(t.Rmse)},{C(t.OracleLogLoss)},{C(s.LogLossGap)},{s.Retrains},{s.UnconvergedRetrains},{C(s.TrainSeconds)},{C(s.Seconds)},{C(s.SecondsPerRetrain)},{C(s.MaxTrainSeconds)}");
         }
 
         return sb.ToString();

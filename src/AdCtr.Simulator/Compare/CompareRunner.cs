@@ -16,8 +16,12 @@ public sealed record StrategyResult(
     int Retrains,
     int UnconvergedRetrains,
     double TrainSeconds,
-    double Seconds)
+    double Seconds,
+    double MaxTrainSeconds = 0)
 {
+    /// <summary>Mean seconds per batch training (0 without one).</summary>
+    public double SecondsPerRetrain => Retrains > 0 ? TrainSeconds / Retrains : 0;
+
     public double LogLossGap => Total.LogLoss - TotalTruth.OracleLogLoss;
 }
 
@@ -33,7 +37,8 @@ public sealed record CompareResult(
     double Seconds,
     double EncodeSeconds,
     CompareSettings Settings,
-    IReadOnlyList<StrategyResult> Strategies);
+    IReadOnlyList<StrategyResult> Strategies,
+    long PeakResidentBytes = 0);
 
 /// <summary>
 /// Runs several strategies side by side over one stream (<c>adctr-sim compare</c>). Each example is read and
@@ -63,7 +68,9 @@ public static class CompareRunner
         var row = new RawRow(spec.Fields.Length);
         var x = new EncodedExample();
         var combined = new FeatureVector();
-        var history = new ExampleHistory(settings.BlockSize);
+        var fields = spec.Fields.Length;
+        var history = new ExampleHistory(settings.BlockSize, fields);
+        var fieldValues = new float[fields];
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = settings.Threads, CancellationToken = ct };
         var warmupEnd = settings.TrainWindowHours;
         var started = Stopwatch.GetTimestamp();
@@ -80,7 +87,8 @@ public static class CompareRunner
                 encoder.Encode(row, x);
                 OfflineEvaluator.Combine(x, combined, spec.Bits);
                 var label = row.Label > 0 ? 1 : 0;
-                block.Add(x, combined, hours, label, row.Weight, truth);
+                OfflineEvaluator.FieldNumbers(spec, row, fieldValues);
+                block.Add(x, combined, hours, label, row.Weight, truth, encoder.FieldHashes, fieldValues);
                 hasTruth |= !double.IsNaN(truth);
                 if (hours >= warmupEnd)
                 {
@@ -131,7 +139,8 @@ public static class CompareRunner
                 st.Retrains,
                 st.UnconvergedRetrains,
                 st.TrainSeconds,
-                st.Seconds);
+                st.Seconds,
+                st.MaxTrainSeconds);
         }
 
         return new CompareResult(
@@ -145,6 +154,28 @@ public static class CompareRunner
             Stopwatch.GetElapsedTime(started).TotalSeconds,
             Stopwatch.GetElapsedTime(0, encodeTicks).TotalSeconds,
             settings,
-            results);
+            results,
+            PeakResidentBytes());
+    }
+
+    /// <summary>The process's peak resident set (VmHWM on Linux), or its peak working set elsewhere; bytes.</summary>
+    public static long PeakResidentBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                {
+                    var kb = line["VmHWM:".Length..].Trim().Split(' ')[0];
+                    return long.Parse(kb, System.Globalization.CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return Process.GetCurrentProcess().PeakWorkingSet64;
     }
 }

@@ -142,9 +142,9 @@ public sealed class LogSource : ICompareSource
     private StreamClock _clock;
     private long _read;
 
-    public LogSource(string path, LogFormat format, FeatureSpec spec, double rowsPerHour, long limit = long.MaxValue)
+    public LogSource(string path, LogFormat format, FeatureSpec spec, double rowsPerHour, long limit = long.MaxValue, bool strict = false)
     {
-        _reader = ExampleReaders.OpenFile(path, format, spec);
+        _reader = ExampleReaders.OpenFile(path, format, spec, new ReaderOptions { Strict = strict });
         _limit = limit;
         _clock = new StreamClock(rowsPerHour);
         Description = format.ToString().ToLowerInvariant() + " log " + Path.GetFileName(path);

@@ -1,5 +1,6 @@
 using AdCtr.Learning.Batch;
 using AdCtr.Learning.Features;
+using AdCtr.Learning.MLNet;
 
 namespace AdCtr.Simulator.Compare;
 
@@ -17,10 +18,14 @@ public sealed class ExampleBlock
     private float[] _values;
     private int[] _campaignIndices;
 
-    public ExampleBlock(int capacity)
+    public ExampleBlock(int capacity, int fields = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(fields);
         Capacity = capacity;
+        Fields = fields;
+        FieldKeys = new uint[capacity * fields];
+        FieldValues = new float[capacity * fields];
         Hours = new double[capacity];
         Labels = new byte[capacity];
         Weights = new float[capacity];
@@ -35,6 +40,18 @@ public sealed class ExampleBlock
     }
 
     public int Capacity { get; }
+
+    /// <summary>Spec fields kept per example for the field-aware learners (0: none kept).</summary>
+    public int Fields { get; }
+
+    /// <summary>
+    /// Per example, <see cref="Fields"/> field hashes (<see cref="FeatureEncoder.FieldHashes"/>, 0 = missing): the
+    /// fields of the factorization machine and the trees.
+    /// </summary>
+    public uint[] FieldKeys { get; }
+
+    /// <summary>Per example and field: the number of a count or numeric field, 1 otherwise.</summary>
+    public float[] FieldValues { get; }
 
     public int Count { get; private set; }
 
@@ -71,8 +88,14 @@ public sealed class ExampleBlock
     public void Clear() => Count = 0;
 
     /// <summary>Appends one example: <paramref name="x"/> as encoded and <paramref name="combined"/> = Combine(x).</summary>
-    public void Add(EncodedExample x, FeatureVector combined, double hours, int label, float weight, double truth)
+    public void Add(EncodedExample x, FeatureVector combined, double hours, int label, float weight, double truth, ReadOnlySpan<uint> fieldKeys = default, ReadOnlySpan<float> fieldValues = default)
     {
+        if (Fields > 0)
+        {
+            fieldKeys.CopyTo(FieldKeys.AsSpan(Count * Fields, Fields));
+            fieldValues.CopyTo(FieldValues.AsSpan(Count * Fields, Fields));
+        }
+
         var i = Count;
         var start = Start[i];
         var n = combined.Count;
@@ -108,6 +131,25 @@ public sealed class ExampleBlock
 
     public ReadOnlySpan<float> CombinedValues(int i) => _values.AsSpan(Start[i], Start[i + 1] - Start[i]);
 
+    /// <summary>The field keys of example i.</summary>
+    public ReadOnlySpan<uint> KeysOf(int i) => FieldKeys.AsSpan(i * Fields, Fields);
+
+    /// <summary>The field values of example i.</summary>
+    public ReadOnlySpan<float> ValuesOf(int i) => FieldValues.AsSpan(i * Fields, Fields);
+
+    /// <summary>Adds the field keys and values of the examples with time in [from, to) among the first <paramref name="limit"/>.</summary>
+    public void AddTo(FieldTable table, double from, double to, int limit)
+    {
+        for (var i = 0; i < limit; i++)
+        {
+            var h = Hours[i];
+            if (h >= from && h < to)
+            {
+                table.Add(KeysOf(i), ValuesOf(i), Labels[i] > 0, Weights[i]);
+            }
+        }
+    }
+
     /// <summary>Adds the examples with time in [from, to) among the first <paramref name="limit"/> to <paramref name="data"/>.</summary>
     public void AddTo(SparseDataset data, double from, double to, int limit)
     {
@@ -132,8 +174,13 @@ public sealed class ExampleHistory
     private readonly Queue<ExampleBlock> _blocks = new();
     private readonly Stack<ExampleBlock> _free = new();
     private readonly int _blockSize;
+    private readonly int _fields;
 
-    public ExampleHistory(int blockSize) => _blockSize = blockSize;
+    public ExampleHistory(int blockSize, int fields = 0)
+    {
+        _blockSize = blockSize;
+        _fields = fields;
+    }
 
     /// <summary>Number of examples held.</summary>
     public long Examples { get; private set; }
@@ -147,7 +194,7 @@ public sealed class ExampleHistory
     /// <summary>An empty block, recycled when possible.</summary>
     public ExampleBlock Rent()
     {
-        var block = _free.Count > 0 ? _free.Pop() : new ExampleBlock(_blockSize);
+        var block = _free.Count > 0 ? _free.Pop() : new ExampleBlock(_blockSize, _fields);
         block.Clear();
         return block;
     }
@@ -192,5 +239,21 @@ public sealed class ExampleHistory
 
         current.AddTo(data, from, to, currentLimit);
         return data;
+    }
+
+    /// <summary>The field table of [from, to), like <see cref="BuildDataset"/>.</summary>
+    public FieldTable BuildFieldTable(int fields, double from, double to, ExampleBlock current, int currentLimit)
+    {
+        var table = new FieldTable(fields);
+        foreach (var block in _blocks)
+        {
+            if (block.LastHours >= from && block.FirstHours < to)
+            {
+                block.AddTo(table, from, to, block.Count);
+            }
+        }
+
+        current.AddTo(table, from, to, currentLimit);
+        return table;
     }
 }

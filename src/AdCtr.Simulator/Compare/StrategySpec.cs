@@ -8,7 +8,7 @@ public enum StrategyKind
     /// <summary>FTRL-Proximal GLMix model learning every example as it arrives.</summary>
     Online,
 
-    /// <summary>L-BFGS retrained from scratch every T hours on the last W hours, frozen in between.</summary>
+    /// <summary>ML.NET's L-BFGS logistic regression retrained from scratch every T hours on the last W hours, frozen in between.</summary>
     Batch,
 
     /// <summary>
@@ -19,6 +19,15 @@ public enum StrategyKind
 
     /// <summary>L-BFGS trained once on the first W hours, never updated.</summary>
     Frozen,
+
+    /// <summary>ML.NET's FieldAwareFactorizationMachine retrained every T hours on the last W hours.</summary>
+    BatchFfm,
+
+    /// <summary>
+    /// He et al. 2014: ML.NET FastTree retrained every T hours on the last W hours, its leaves features of the online
+    /// GLMix model, which learns every example.
+    /// </summary>
+    TreesOnline,
 }
 
 /// <summary>One strategy of the comparison: <c>online</c>, <c>batch:T</c>, <c>batch:T+online</c> or <c>frozen</c>.</summary>
@@ -28,7 +37,10 @@ public enum StrategyKind
 public readonly record struct StrategySpec(string Name, StrategyKind Kind, double RetrainHours)
 {
     /// <summary>The default list of <c>--strategies</c>.</summary>
-    public const string DefaultList = "online,batch:24,batch:24+online,frozen";
+    public const string DefaultList = "online,batch:24,batch:24+online,trees:24+online,frozen";
+
+    /// <summary>Every kind of strategy, as run for the committed reports.</summary>
+    public const string AllList = "online,batch:24,batch:24:ffm,batch:24+online,trees:24+online,frozen";
 
     /// <summary>Parses one strategy name; false (with a one-line reason) when it is not one of the four forms.</summary>
     public static bool TryParse(string text, out StrategySpec spec, out string error)
@@ -46,9 +58,47 @@ public readonly record struct StrategySpec(string Name, StrategyKind Kind, doubl
                 return true;
         }
 
+        if (s.StartsWith("trees:", StringComparison.Ordinal) && s.EndsWith("+online", StringComparison.Ordinal))
+        {
+            var treeHours = s["trees:".Length..^"+online".Length];
+            if (double.TryParse(treeHours, NumberStyles.Float, CultureInfo.InvariantCulture, out var th) && th > 0 && double.IsFinite(th))
+            {
+                spec = new StrategySpec("trees:" + th.ToString("0.###", CultureInfo.InvariantCulture) + "+online", StrategyKind.TreesOnline, th);
+                return true;
+            }
+
+            error = "strategy '" + s + "': T must be a positive number of hours (trees:T+online)";
+            return false;
+        }
+
         if (s.StartsWith("batch:", StringComparison.Ordinal))
         {
             var rest = s["batch:".Length..];
+            StrategyKind? model = null;
+            if (rest.EndsWith(":lr", StringComparison.Ordinal))
+            {
+                // batch:T:lr is batch:T (the ML.NET logistic regression is the batch trainer).
+                model = StrategyKind.Batch;
+                rest = rest[..^":lr".Length];
+            }
+            else if (rest.EndsWith(":ffm", StringComparison.Ordinal))
+            {
+                model = StrategyKind.BatchFfm;
+                rest = rest[..^":ffm".Length];
+            }
+
+            if (model is { } m)
+            {
+                if (double.TryParse(rest, NumberStyles.Float, CultureInfo.InvariantCulture, out var mh) && mh > 0 && double.IsFinite(mh))
+                {
+                    spec = new StrategySpec("batch:" + mh.ToString("0.###", CultureInfo.InvariantCulture) + (m == StrategyKind.BatchFfm ? ":ffm" : string.Empty), m, mh);
+                    return true;
+                }
+
+                error = "strategy '" + s + "': T must be a positive number of hours (batch:T:lr or batch:T:ffm)";
+                return false;
+            }
+
             var online = rest.EndsWith("+online", StringComparison.Ordinal);
             if (online)
             {
@@ -64,11 +114,11 @@ public readonly record struct StrategySpec(string Name, StrategyKind Kind, doubl
                 return true;
             }
 
-            error = "strategy '" + s + "': T must be a positive number of hours (batch:T or batch:T+online)";
+            error = "strategy '" + s + "': T must be a positive number of hours (batch:T, batch:T:lr, batch:T:ffm or batch:T+online)";
             return false;
         }
 
-        error = "unknown strategy '" + s + "' (expected online, batch:T, batch:T+online or frozen)";
+        error = "unknown strategy '" + s + "' (expected online, batch:T, batch:T:lr, batch:T:ffm, batch:T+online, trees:T+online or frozen)";
         return false;
     }
 

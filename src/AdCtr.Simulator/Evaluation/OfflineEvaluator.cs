@@ -5,6 +5,7 @@ using AdCtr.Learning.Evaluation;
 using AdCtr.Learning.Features;
 using AdCtr.Learning.Ftrl;
 using AdCtr.Learning.Hashing;
+using AdCtr.Learning.MLNet;
 using AdCtr.Learning.Models;
 using AdCtr.Learning.Readers;
 
@@ -12,8 +13,14 @@ namespace AdCtr.Simulator.Evaluation;
 
 public enum EvalModel
 {
+    /// <summary>The GLMix FTRL-Proximal model, progressive validation.</summary>
     Online,
+
+    /// <summary>ML.NET's L-BFGS logistic regression (<c>batch</c> or <c>mlnet-lr</c>).</summary>
     Batch,
+
+    /// <summary>ML.NET's field-aware factorization machine (<c>mlnet-ffm</c>).</summary>
+    Ffm,
 }
 
 public sealed class EvalSettings
@@ -36,7 +43,7 @@ public sealed record EvalResult(long Examples, double Seconds, BinaryMetrics? Pr
 /// <summary>
 /// The offline evaluator behind <c>adctr-sim eval</c>. Online: one pass in file order, each row scored before
 /// it is learned (progressive validation, Blum, Kalai and Langford 1999); the last <c>holdout</c> fraction
-/// of rows is also accumulated as a holdout (and still learned after being scored). Batch: L-BFGS on the
+/// of rows is also accumulated as a holdout (and still learned after being scored). Batch: ML.NET L-BFGS (or FFM) on the
 /// first 1 - holdout of the rows, scored on the rest. Rows are counted in a first pass over the file so the
 /// holdout boundary is known; standard input is first spooled to a temporary file for that.
 /// </summary>
@@ -65,9 +72,12 @@ public static class OfflineEvaluator
             var firstHoldoutLine = lines - (long)Math.Floor(lines * settings.Holdout) + 1;
             var options = new ReaderOptions { Strict = settings.Strict };
             var stopwatch = Stopwatch.StartNew();
-            var result = settings.Model == EvalModel.Online
-                ? (settings.Threads > 1 ? RunOnlinePipelined : (Func<string, LogFormat, EvalSettings, ReaderOptions, long, Action<long>?, CancellationToken, EvalResult>)RunOnline)(path, format, settings, options, firstHoldoutLine, progress, ct)
-                : RunBatch(path, format, settings, options, firstHoldoutLine, progress, ct);
+            var result = settings.Model switch
+            {
+                EvalModel.Online => (settings.Threads > 1 ? RunOnlinePipelined : (Func<string, LogFormat, EvalSettings, ReaderOptions, long, Action<long>?, CancellationToken, EvalResult>)RunOnline)(path, format, settings, options, firstHoldoutLine, progress, ct),
+                EvalModel.Ffm => RunFfm(path, format, settings, options, firstHoldoutLine, progress, ct),
+                _ => RunBatch(path, format, settings, options, firstHoldoutLine, progress, ct),
+            };
             return result with { Seconds = stopwatch.Elapsed.TotalSeconds };
         }
         finally
@@ -235,8 +245,8 @@ public static class OfflineEvaluator
             }
         }
 
-        var trainer = new BatchLogisticTrainer(new BatchTrainerOptions { L2 = s.BatchL2, MaxIterations = s.BatchMaxIterations, BiasIndex = encoder.BiasIndex });
-        var model = trainer.Train(data, default, ct);
+        var trainer = new MlNetLogisticTrainer(new MlNetLogisticOptions { L2 = s.BatchL2, MaxIterations = s.BatchMaxIterations });
+        var model = trainer.Train(data, encoder.BiasIndex, default, ct);
         var holdout = new MetricsAccumulator();
         using var scoring = ExampleReaders.OpenFile(path, format, spec, options);
         while (scoring.TryRead(row))
@@ -253,6 +263,56 @@ public static class OfflineEvaluator
         }
 
         return new EvalResult(examples, 0, null, holdout.Compute(), holdout.Count, scoring.Statistics.MalformedLines, scoring.Statistics.FirstMalformed);
+    }
+
+    /// <summary>ML.NET's field-aware factorization machine on the first 1 - holdout of the rows, scored on the rest.</summary>
+    private static EvalResult RunFfm(string path, LogFormat format, EvalSettings s, ReaderOptions options, long firstHoldoutLine, Action<long>? progress, CancellationToken ct)
+    {
+        var spec = s.Spec;
+        var encoder = new FeatureEncoder(spec);
+        var row = new RawRow(spec.Fields.Length);
+        var x = new EncodedExample();
+        var fields = spec.Fields.Length;
+        var values = new float[fields];
+        var train = new FieldTable(fields);
+        var holdoutRows = new FieldTable(fields);
+        long examples = 0;
+        using var reader = ExampleReaders.OpenFile(path, format, spec, options);
+        while (reader.TryRead(row))
+        {
+            encoder.Encode(row, x);
+            FieldNumbers(spec, row, values);
+            (reader.LineNumber < firstHoldoutLine ? train : holdoutRows).Add(encoder.FieldHashes, values, row.Label > 0, row.Weight);
+            if ((++examples & 0xFFFF) == 0)
+            {
+                ct.ThrowIfCancellationRequested();
+                progress?.Invoke(examples);
+            }
+        }
+
+        var model = new MlNetFfmTrainer().Train(train, ct);
+        var logits = new double[holdoutRows.Count];
+        model.PredictLogits(holdoutRows, logits);
+        var holdout = new MetricsAccumulator();
+        for (var r = 0; r < holdoutRows.Count; r++)
+        {
+            holdout.Add(Glmix.Sigmoid(logits[r]), holdoutRows.Label(r) ? 1 : 0, holdoutRows.Weight(r));
+        }
+
+        return new EvalResult(examples, 0, null, holdout.Compute(), holdout.Count, reader.Statistics.MalformedLines, reader.Statistics.FirstMalformed);
+    }
+
+    /// <summary>Per field: the number of a count or numeric field (0 when it does not parse), 1 otherwise.</summary>
+    public static void FieldNumbers(FeatureSpec spec, RawRow row, Span<float> values)
+    {
+        for (var f = 0; f < values.Length; f++)
+        {
+            values[f] = 1;
+            if (spec.Fields[f].Kind is FieldKind.Count or FieldKind.Numeric && row.IsPresent(f))
+            {
+                values[f] = System.Buffers.Text.Utf8Parser.TryParse(row.Get(f), out double d, out var used) && used == row.Get(f).Length && double.IsFinite(d) ? (float)d : 0;
+            }
+        }
     }
 
     /// <summary>

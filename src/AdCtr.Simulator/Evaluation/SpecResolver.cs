@@ -8,6 +8,11 @@ internal static class SpecResolver
 {
     public static FeatureSpec Resolve(string? path, LogFormat format, int? bits)
     {
+        if (format == LogFormat.Csv && path is null)
+        {
+            throw new FeatureSpecException("--format csv needs --spec FILE: the feature spec plus \"label\" (and optionally \"timestamp\") naming CSV columns");
+        }
+
         path ??= FindDefault(format switch
         {
             LogFormat.Criteo => "features.criteo.json",
@@ -53,6 +58,9 @@ internal static class SpecResolver
                 return true;
             case "ndjson":
                 format = LogFormat.AdCtrJson;
+                return true;
+            case "csv":
+                format = LogFormat.Csv;
                 return true;
             default:
                 format = default;

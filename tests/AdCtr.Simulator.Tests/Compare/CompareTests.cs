@@ -81,6 +81,38 @@ public sealed class CompareTests : IDisposable
     }
 
     [Fact]
+    public void Compare_MlNetStrategiesOnASmallStream_AreDeterministicAndLearn()
+    {
+        // 60,000 stationary events at 10,000 requests per hour: 6 hours. W = T = 2 h: trainings at 2 and 4 h (the
+        // stream ends just after 6 h, so a third at 6 h when an example falls after it), 4 h scored.
+        var scenario = Scenario("stationary");
+        var first = Run(scenario, 60_000, "online,batch:2,batch:2:ffm,trees:2+online", windowHours: 2);
+        var second = Run(Scenario("stationary"), 60_000, "online,batch:2,batch:2:ffm,trees:2+online", windowHours: 2);
+
+        foreach (var name in new[] { "batch:2", "batch:2:ffm", "trees:2+online" })
+        {
+            var a = Of(first, name);
+            var b = Of(second, name);
+
+            // Fixed seeds everywhere (the world, ML.NET's contexts, FFM's shuffling, FastTree): the same stream gives
+            // the same model and the same scores, bit for bit.
+            Assert.Equal(a.Total.LogLoss, b.Total.LogLoss);
+            Assert.Equal(a.Total.Auc, b.Total.Auc);
+            Assert.InRange(a.Retrains, 2, 3);
+            Assert.True(a.MaxTrainSeconds > 0 && a.MaxTrainSeconds <= a.TrainSeconds);
+
+            // Better than predicting the scored set's base rate (NE < 1): each model learned from its window.
+            Assert.True(a.Total.NormalizedEntropy < 1, name + " NE " + a.Total.NormalizedEntropy);
+        }
+
+        // The hybrid is the online model plus leaf features: it must stay close to online (within 0.02 NE, about
+        // twice what a leaf-feature set that hurts a little could cost) while also being scored on every example.
+        Assert.InRange(Of(first, "trees:2+online").Total.NormalizedEntropy - Of(first, "online").Total.NormalizedEntropy, -0.05, 0.02);
+        Assert.All(first.Strategies, s => Assert.Equal(first.ScoredExamples, s.Total.Examples));
+        Assert.True(first.PeakResidentBytes > 0);
+    }
+
+    [Fact]
     public void Report_Files_CsvRowsAndSvgSeriesMatchTheRun()
     {
         // 120,000 drift events reach hour ~12.6 (10,000 requests per hour with a daily cycle); W = 6 h of warm-up,
@@ -143,6 +175,9 @@ public sealed class CompareTests : IDisposable
     [InlineData("batch:24", "batch:24", StrategyKind.Batch, 24)]
     [InlineData(" batch:6.5+online ", "batch:6.5+online", StrategyKind.BatchOnline, 6.5)]
     [InlineData("frozen", "frozen", StrategyKind.Frozen, 0)]
+    [InlineData("batch:24:lr", "batch:24", StrategyKind.Batch, 24)]
+    [InlineData("batch:12:ffm", "batch:12:ffm", StrategyKind.BatchFfm, 12)]
+    [InlineData("trees:24+online", "trees:24+online", StrategyKind.TreesOnline, 24)]
     public void StrategySpec_ValidNames_Parse(string text, string name, StrategyKind kind, double hours)
     {
         Assert.True(StrategySpec.TryParse(text, out var spec, out _));
@@ -156,6 +191,10 @@ public sealed class CompareTests : IDisposable
     [InlineData("batch:-3+online")]
     [InlineData("online,online")]
     [InlineData(",")]
+    [InlineData("trees:24")]
+    [InlineData("trees:0+online")]
+    [InlineData("batch:x:ffm")]
+    [InlineData("batch:24,batch:24:lr")]
     public void StrategySpec_InvalidLists_AreRejected(string text) =>
         Assert.False(StrategySpec.TryParseList(text, out _, out _));
 
@@ -190,7 +229,7 @@ public sealed class CompareTests : IDisposable
     {
         var (code, _, stderr) = Cli.Run("compare", "--scenario", "drift", "--events", "1000", "--strategies", "online,nightly");
         Assert.Equal(2, code);
-        Assert.Equal("adctr-sim: unknown strategy 'nightly' (expected online, batch:T, batch:T+online or frozen)", stderr.TrimEnd('\n'));
+        Assert.Equal("adctr-sim: unknown strategy 'nightly' (expected online, batch:T, batch:T:lr, batch:T:ffm, batch:T+online, trees:T+online or frozen)", stderr.TrimEnd('\n'));
     }
 
     [Theory]

@@ -67,6 +67,52 @@ public sealed class EvalCommandTests : IDisposable
         Assert.StartsWith("adctr-sim: " + path + ": line 2: ", stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Eval_CsvLogWithSpec_TrainsEachMlNetModelAndCountsBadRows()
+    {
+        // A CSV log converted from the simulator's NDJSON: label true/false, "yyyy-MM-dd HH:mm:ss" times, a quoted
+        // column the spec ignores, and one row with a bad label.
+        var ndjson = Generate(3000);
+        var csv = Path.Combine(_dir, "log.csv");
+        using (var w = new StreamWriter(csv))
+        {
+            w.WriteLine("time,clicked,campaign,category,age,device,note");
+            var line = 1;
+            foreach (var json in File.ReadLines(ndjson))
+            {
+                var e = JsonDocument.Parse(json).RootElement;
+                var c = e.GetProperty("context");
+                var time = e.GetProperty("timestamp").GetString()![..19].Replace('T', ' ');
+                var label = ++line == 10 ? "maybe" : e.GetProperty("label").GetInt32() == 1 ? "true" : "false";
+                w.WriteLine(time + "," + label + "," + e.GetProperty("campaignId").GetString() + "," + e.GetProperty("features").GetProperty("ad_category").GetString() + "," +
+                    c.GetProperty("user_age").GetString() + "," + c.GetProperty("device").GetString() + ",\"a, \"\"quoted\"\" note\"");
+            }
+        }
+
+        var spec = Path.Combine(_dir, "spec.json");
+        File.WriteAllText(spec, """
+            { "name": "t", "bits": 18, "label": "clicked", "timestamp": "time", "campaignField": "campaign",
+              "fields": [ { "name": "campaign" }, { "name": "category" }, { "name": "age", "models": "both" },
+                          { "name": "device", "models": "both" }, { "name": "hour", "kind": "hourOfDay" } ],
+              "crosses": [ { "fields": [ "age", "category" ] } ] }
+            """);
+        foreach (var model in new[] { "online", "mlnet-lr", "mlnet-ffm" })
+        {
+            var (code, stdout, stderr) = Run("eval", "--data", csv, "--format", "csv", "--spec", spec, "--model", model, "--json");
+            Assert.True(code == 0, model + ": " + stderr);
+            var root = JsonDocument.Parse(stdout).RootElement;
+            Assert.Equal(1, root.GetProperty("malformedLines").GetInt64());
+            Assert.InRange(root.GetProperty("holdout").GetProperty("logLoss").GetDouble(), 0.01, 0.693);
+        }
+
+        var (strict, _, error) = Run("eval", "--data", csv, "--format", "csv", "--spec", spec, "--strict");
+        Assert.Equal(1, strict);
+        Assert.StartsWith("adctr-sim: " + csv + ": line 10: bad label 'maybe'", error, StringComparison.Ordinal);
+
+        var (noSpec, _, _) = Run("eval", "--data", csv, "--format", "csv");
+        Assert.Equal(2, noSpec);
+    }
+
     [Theory]
     [InlineData("--data", "/nonexistent/file.tsv", "--format", "criteo")]
     [InlineData("--data", "x", "--format", "parquet")]
