@@ -95,6 +95,7 @@ public sealed class CampaignGrainTests(CampaignGrainClusterFixture fixture) : IC
     public async Task Activate_StoredStateUnreadable_CallFailsAndTheNextCallAfterRepairActivates()
     {
         const string id = "broken";
+        Assert.Null(fixture.Storage.ReadBytes(id)); // (also creates the storage directory, as its first use does)
         var path = fixture.Storage.PathOf(id);
         await File.WriteAllBytesAsync(path, [1, 2, 3]); // not a campaign state
         var grain = fixture.Grains.GetGrain<ICampaignGrain>(id);

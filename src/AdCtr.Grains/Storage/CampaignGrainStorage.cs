@@ -25,20 +25,32 @@ public sealed class CampaignGrainStorage : IGrainStorage, IDisposable
     private readonly ConcurrentDictionary<string, StoredCampaign> _index = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte[]> _unwritten = new(StringComparer.Ordinal);
     private readonly bool _deleteOnDispose;
+    private readonly Lazy<bool> _prepared;
     private long _epoch;
 
-    /// <param name="directory">Created if missing. Starts empty: whatever an earlier process left there is removed.</param>
+    /// <param name="directory">Created if missing, at the first use (not here: a server checks its data directory
+    /// before it starts, and constructing the services must not create anything in it). Starts empty: whatever an
+    /// earlier process left there is removed.</param>
     /// <param name="deleteOnDispose">Remove the directory when disposed (a directory of this process's own).</param>
     public CampaignGrainStorage(string directory, bool deleteOnDispose = false)
     {
         _deleteOnDispose = deleteOnDispose;
         Directory = Path.GetFullPath(directory);
+        _prepared = new Lazy<bool>(Prepare, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    private bool Prepare()
+    {
         System.IO.Directory.CreateDirectory(Directory);
         foreach (var file in System.IO.Directory.EnumerateFiles(Directory))
         {
             File.Delete(file);
         }
+
+        return true;
     }
+
+    private void EnsurePrepared() => _ = _prepared.Value;
 
     public string Directory { get; }
 
@@ -79,6 +91,7 @@ public sealed class CampaignGrainStorage : IGrainStorage, IDisposable
             return kept;
         }
 
+        EnsurePrepared();
         try
         {
             return File.ReadAllBytes(PathOf(campaignId));
@@ -100,6 +113,7 @@ public sealed class CampaignGrainStorage : IGrainStorage, IDisposable
     /// <summary>Removes a campaign's stored state (reload of a snapshot that does not have it).</summary>
     public void Delete(string campaignId)
     {
+        EnsurePrepared();
         _unwritten.TryRemove(campaignId, out _);
         File.Delete(PathOf(campaignId));
         _index.TryRemove(campaignId, out _);
@@ -184,6 +198,7 @@ public sealed class CampaignGrainStorage : IGrainStorage, IDisposable
     /// </summary>
     private void WriteFile(string campaignId, byte[] bytes)
     {
+        EnsurePrepared();
         var path = PathOf(campaignId);
         var temp = path + ".tmp";
         try
@@ -208,7 +223,7 @@ public sealed class CampaignGrainStorage : IGrainStorage, IDisposable
 
     public void Dispose()
     {
-        if (_deleteOnDispose)
+        if (_deleteOnDispose && _prepared.IsValueCreated)
         {
             try
             {
