@@ -219,7 +219,7 @@ internal static class ModelCheckpoint
             foreach (var (id, s) in stats)
             {
                 w.Write(id);
-                WriteStats(w, s);
+                CampaignStateCodec.WriteStats(w, s);
             }
         }
 
@@ -235,7 +235,7 @@ internal static class ModelCheckpoint
             var result = new Dictionary<string, ProgressiveStats>(StringComparer.Ordinal);
             for (var i = 0; i < count; i++)
             {
-                result[r.ReadString()] = ReadStats(r);
+                result[r.ReadString()] = CampaignStateCodec.ReadStats(r);
             }
 
             return result;
@@ -252,7 +252,7 @@ internal static class ModelCheckpoint
         using (var w = new BinaryWriter(buffer))
         {
             w.Write(engine.ExamplesLearned);
-            WriteStats(w, engine.UncampaignedStatistics());
+            CampaignStateCodec.WriteStats(w, engine.UncampaignedStatistics());
         }
 
         return buffer.ToArray();
@@ -264,31 +264,11 @@ internal static class ModelCheckpoint
         {
             using var r = new BinaryReader(new MemoryStream(bytes));
             engine.SetExamplesLearned(r.ReadInt64());
-            engine.RestoreUncampaigned(ReadStats(r));
+            engine.RestoreUncampaigned(CampaignStateCodec.ReadStats(r));
         }
         catch (EndOfStreamException e)
         {
             throw new InvalidDataException("the snapshot's engine extension is truncated", e);
         }
     }
-
-    private static void WriteStats(BinaryWriter w, ProgressiveStats s)
-    {
-        w.Write(s.Examples);
-        w.Write(s.Weight);
-        w.Write(s.Clicks);
-        w.Write(s.SumPredicted);
-        w.Write(s.LogLossSum);
-        w.Write(s.LastUpdateUnixMs);
-    }
-
-    private static ProgressiveStats ReadStats(BinaryReader r) => new()
-    {
-        Examples = r.ReadInt64(),
-        Weight = r.ReadDouble(),
-        Clicks = r.ReadDouble(),
-        SumPredicted = r.ReadDouble(),
-        LogLossSum = r.ReadDouble(),
-        LastUpdateUnixMs = r.ReadInt64(),
-    };
 }
