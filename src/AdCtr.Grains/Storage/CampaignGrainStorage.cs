@@ -107,7 +107,7 @@ public sealed class CampaignGrainStorage : IGrainStorage, IDisposable
     {
         var (stats, coordinates) = CampaignStateCodec.DecodeHeader(encoded);
         WriteFile(campaignId, encoded);
-        _index[campaignId] = new StoredCampaign(encoded.Length, coordinates, stats);
+        _index[campaignId] = new StoredCampaign(SiloModel.KeyOf(campaignId), encoded.Length, coordinates, stats);
     }
 
     /// <summary>Removes a campaign's stored state (reload of a snapshot that does not have it).</summary>
@@ -153,7 +153,7 @@ public sealed class CampaignGrainStorage : IGrainStorage, IDisposable
         var bytes = CampaignStateCodec.Encode(state);
         var id = KeyOf(grainId);
         WriteFile(id, bytes);
-        _index[id] = new StoredCampaign(bytes.Length, state.Model?.Coordinates ?? 0, state.Stats.Clone());
+        _index[id] = new StoredCampaign(SiloModel.KeyOf(id), bytes.Length, state.Model?.Coordinates ?? 0, state.Stats.Clone());
         grainState.RecordExists = true;
         grainState.ETag = Epoch.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return Task.CompletedTask;
@@ -245,5 +245,5 @@ public sealed class CampaignGrainStorage : IGrainStorage, IDisposable
         state is T typed ? typed : throw new NotSupportedException(nameof(CampaignGrainStorage) + " stores " + nameof(CampaignState) + " only, not " + typeof(T).Name);
 }
 
-/// <summary>What the storage index keeps of a stored campaign.</summary>
-public readonly record struct StoredCampaign(long Bytes, long Coordinates, ProgressiveStats Stats);
+/// <summary>What the storage index keeps of a stored campaign (with its 64-bit key, hashed once, for view look-ups).</summary>
+public readonly record struct StoredCampaign(ulong Key, long Bytes, long Coordinates, ProgressiveStats Stats);

@@ -61,7 +61,7 @@ internal static class CampaignRanking
         {
             foreach (var (id, stored) in storage.Index)
             {
-                if (!engine.Silo.View.TryGet(SiloModel.KeyOf(id), out _))
+                if (!engine.Silo.View.TryGet(stored.Key, out _))
                 {
                     all.Add(new Traffic(id, stored.Stats.Examples, stored.Stats.Clicks, null, stored));
                 }

@@ -409,9 +409,9 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
 
         if (Storage is not null)
         {
-            foreach (var (id, stored) in Storage.Index)
+            foreach (var (_, stored) in Storage.Index)
             {
-                if (!Silo.View.TryGet(SiloModel.KeyOf(id), out _))
+                if (!Silo.View.TryGet(stored.Key, out _))
                 {
                     Merge(total, stored.Stats);
                 }
@@ -434,9 +434,9 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
 
         if (Storage is not null)
         {
-            foreach (var (id, stored) in Storage.Index)
+            foreach (var (_, stored) in Storage.Index)
             {
-                if (!Silo.View.TryGet(SiloModel.KeyOf(id), out _))
+                if (!Silo.View.TryGet(stored.Key, out _))
                 {
                     coordinates += stored.Coordinates;
                     bytes += stored.Bytes;
