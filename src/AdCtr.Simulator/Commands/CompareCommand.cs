@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using AdCtr.Learning.Features;
-using AdCtr.Learning.Ftrl;
 using AdCtr.Learning.Readers;
 using AdCtr.Simulator.Compare;
 using AdCtr.Simulator.Evaluation;
@@ -31,13 +30,15 @@ public static class CompareCommand
         Option<string?> Report,
         Option<string?> Spec,
         Option<int?> Bits,
-        Option<double> Alpha,
-        Option<double> L1,
-        Option<double> L2,
+        Option<double?> Alpha,
+        Option<double?> L1,
+        Option<double?> L2,
         Option<double> BatchL2,
         Option<int> BatchIterations,
         Option<int> Threads,
-        Option<bool> Strict);
+        Option<bool> Strict,
+        Option<string?> Config,
+        Option<string[]> Set);
 
     public static Command Create()
     {
@@ -56,19 +57,22 @@ public static class CompareCommand
             new Option<string?>("--report") { Description = "Directory for report.md, CSVs and SVG charts (created)" },
             new Option<string?>("--spec") { Description = "Feature spec JSON (default config/features.sim.json, or features.FORMAT.json for logs)" },
             new Option<int?>("--bits") { Description = "Hash bits, 18..28 (default: the spec's)" },
-            new Option<double>("--alpha") { Description = "FTRL alpha (online model and batch+online correction)", DefaultValueFactory = _ => 0.1 },
-            new Option<double>("--l1") { Description = "FTRL L1", DefaultValueFactory = _ => 1.0 },
-            new Option<double>("--l2") { Description = "FTRL L2 of the global part", DefaultValueFactory = _ => 1.0 },
+            new Option<double?>("--alpha") { Description = "FTRL alpha of the global part (online model and batch+online correction; default: the configuration's)" },
+            new Option<double?>("--l1") { Description = "FTRL L1 of the global part (default: the configuration's)" },
+            new Option<double?>("--l2") { Description = "FTRL L2 of the global part (default: the configuration's)" },
             new Option<double>("--batch-l2") { Description = "L2 of the batch logistic regression (on the summed loss)", DefaultValueFactory = _ => 50.0 },
             new Option<int>("--batch-iterations") { Description = "Maximum L-BFGS iterations per training", DefaultValueFactory = _ => 100 },
             new Option<int>("--threads") { Description = "Threads running the strategies side by side", DefaultValueFactory = _ => 2 },
-            new Option<bool>("--strict") { Description = "A malformed line of --data is an error (exit 1) instead of being counted and skipped" });
+            new Option<bool>("--strict") { Description = "A malformed line of --data is an error (exit 1) instead of being counted and skipped" },
+            ModelConfig.ConfigOption(),
+            ModelConfig.SetOption());
         o.Format.AcceptOnlyFromAmong("criteo", "avazu", "ndjson", "csv");
 
         var command = new Command("compare", "Replay one stream through online, periodic batch, batch+online and frozen models and report per time window")
         {
             o.Scenario, o.Data, o.Format, o.Strategies, o.WindowHours, o.EvalWindow, o.TableWindow, o.RowsPerHour, o.Events, o.Seed,
             o.DurationDays, o.Report, o.Spec, o.Bits, o.Alpha, o.L1, o.L2, o.BatchL2, o.BatchIterations, o.Threads, o.Strict,
+            o.Config, o.Set,
         };
         command.SetAction(r => Execute(r, o));
         return command;
@@ -117,7 +121,8 @@ public static class CompareCommand
         CompareSettings settings;
         try
         {
-            var spec = SpecResolver.Resolve(r.GetValue(o.Spec), data is null ? LogFormat.AdCtrJson : format, r.GetValue(o.Bits));
+            var model = ModelConfig.Load(r.GetValue(o.Config), r.GetValue(o.Set)).WithGlobal(r.GetValue(o.Alpha), r.GetValue(o.L1), r.GetValue(o.L2));
+            var spec = SpecResolver.Resolve(r.GetValue(o.Spec), data is null ? LogFormat.AdCtrJson : format, r.GetValue(o.Bits) ?? model.Bits);
             settings = new CompareSettings
             {
                 Spec = spec,
@@ -126,7 +131,9 @@ public static class CompareCommand
                 EvalWindowHours = r.GetValue(o.EvalWindow),
                 TableWindowHours = r.GetValue(o.TableWindow),
                 RowsPerHour = r.GetValue(o.RowsPerHour),
-                Global = new FtrlParameters(r.GetValue(o.Alpha), 1.0, r.GetValue(o.L1), r.GetValue(o.L2)),
+                Global = model.Global,
+                Campaign = model.Campaign,
+                CampaignAdmission = model.CampaignAdmission,
                 BatchL2 = r.GetValue(o.BatchL2),
                 BatchMaxIterations = r.GetValue(o.BatchIterations),
                 Threads = r.GetValue(o.Threads),

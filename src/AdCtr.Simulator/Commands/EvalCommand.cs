@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using AdCtr.Learning.Evaluation;
 using AdCtr.Learning.Features;
-using AdCtr.Learning.Ftrl;
 using AdCtr.Learning.Readers;
 using AdCtr.Simulator.Evaluation;
 
@@ -12,7 +11,8 @@ namespace AdCtr.Simulator.Commands;
 
 /// <summary>
 /// <c>adctr-sim eval --data FILE --format criteo|avazu|ndjson [--spec FILE] [--bits N] [--model online|batch]
-/// [--holdout 0.2] [--json] [--strict]</c>: offline evaluation of the learner on a log.
+/// [--holdout 0.2] [--json] [--strict] [--config FILE] [--set KEY=VALUE]...</c>: offline evaluation of the learner on
+/// a log, with the server's model hyper-parameters (<see cref="ModelConfig"/>: config/appsettings.json's AdCtr:Model).
 /// </summary>
 public static class EvalCommand
 {
@@ -35,45 +35,63 @@ public static class EvalCommand
         });
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on standard output" };
         var strict = new Option<bool>("--strict") { Description = "A malformed line is an error (exit 1) instead of being counted and skipped" };
-        var alpha = new Option<double>("--alpha") { Description = "FTRL alpha of the global model", DefaultValueFactory = _ => 0.1 };
-        var l1 = new Option<double>("--l1") { Description = "FTRL L1 of the global model", DefaultValueFactory = _ => 1.0 };
+        var alpha = new Option<double?>("--alpha") { Description = "FTRL alpha of the global model (default: the configuration's)" };
+        var l1 = new Option<double?>("--l1") { Description = "FTRL L1 of the global model (default: the configuration's)" };
+        var config = ModelConfig.ConfigOption();
+        var set = ModelConfig.SetOption();
         var threads = new Option<int>("--threads") { Description = "2 (default): read and encode on a second thread, learn on this one (online model); 1: all on one thread", DefaultValueFactory = _ => 2 };
         threads.AcceptOnlyFromAmong("1", "2");
-        var l2 = new Option<double>("--l2") { Description = "L2 of the global model (FTRL) and of the batch model", DefaultValueFactory = _ => 1.0 };
+        var l2 = new Option<double?>("--l2") { Description = "L2 of the global model (FTRL) and of the batch model (default: the configuration's global L2)" };
 
         var command = new Command("eval", "Evaluate the online (FTRL-Proximal) learner or an ML.NET batch learner on a log")
         {
-            data, format, spec, bits, model, holdout, json, strict, alpha, l1, l2, threads,
+            data, format, spec, bits, model, holdout, json, strict, alpha, l1, l2, threads, config, set,
         };
-        command.SetAction(r => Execute(
-            r.GetRequiredValue(data),
-            r.GetRequiredValue(format),
-            r.GetValue(spec),
-            r.GetValue(bits),
-            r.GetValue(model) switch
+        command.SetAction(r =>
+        {
+            ModelSettings settings;
+            try
             {
-                "batch" or "mlnet-lr" => EvalModel.Batch,
-                "mlnet-ffm" => EvalModel.Ffm,
-                _ => EvalModel.Online,
-            },
-            r.GetValue(holdout),
-            r.GetValue(json),
-            r.GetValue(strict),
-            new FtrlParameters(r.GetValue(alpha), 1.0, r.GetValue(l1), r.GetValue(l2)),
-            r.GetValue(threads),
-            r.InvocationConfiguration.Output,
-            r.InvocationConfiguration.Error));
+                settings = ModelConfig.Load(r.GetValue(config), r.GetValue(set)).WithGlobal(r.GetValue(alpha), r.GetValue(l1), r.GetValue(l2));
+            }
+            catch (ArgumentException e)
+            {
+                r.InvocationConfiguration.Error.WriteLine("adctr-sim: " + Program.OneLine(e.Message));
+                return Program.UsageError;
+            }
+
+            return Execute(
+                r.GetRequiredValue(data),
+                r.GetRequiredValue(format),
+                r.GetValue(spec),
+                r.GetValue(bits),
+                r.GetValue(model) switch
+                {
+                    "batch" or "mlnet-lr" => EvalModel.Batch,
+                    "mlnet-ffm" => EvalModel.Ffm,
+                    _ => EvalModel.Online,
+                },
+                r.GetValue(holdout),
+                r.GetValue(json),
+                r.GetValue(strict),
+                settings,
+                r.GetValue(threads),
+                r.InvocationConfiguration.Output,
+                r.InvocationConfiguration.Error);
+        });
         return command;
     }
 
-    public static int Execute(string data, string formatName, string? specPath, int? bits, EvalModel model, double holdout, bool json, bool strict, FtrlParameters global, int threads, TextWriter stdout, TextWriter stderr)
+    public static int Execute(string data, string formatName, string? specPath, int? bits, EvalModel model, double holdout, bool json, bool strict, ModelSettings modelSettings, int threads, TextWriter stdout, TextWriter stderr)
     {
         SpecResolver.TryParseFormat(formatName, out var format);
         FeatureSpec spec;
+        var global = modelSettings.Global;
         try
         {
             global.Validate();
-            spec = SpecResolver.Resolve(specPath, format, bits);
+            modelSettings.Campaign.Validate();
+            spec = SpecResolver.Resolve(specPath, format, bits ?? modelSettings.Bits);
         }
         catch (Exception e) when (e is FeatureSpecException or ArgumentOutOfRangeException)
         {
@@ -87,7 +105,7 @@ public static class EvalCommand
             return Program.UsageError;
         }
 
-        var settings = new EvalSettings { Spec = spec, Model = model, Holdout = holdout, Strict = strict, Global = global, BatchL2 = global.L2, Threads = threads };
+        var settings = new EvalSettings { Spec = spec, Model = model, Holdout = holdout, Strict = strict, Global = global, Campaign = modelSettings.Campaign, CampaignAdmission = modelSettings.CampaignAdmission, BatchL2 = global.L2, Threads = threads };
         var showProgress = !json && !Console.IsErrorRedirected;
         EvalResult result;
         try

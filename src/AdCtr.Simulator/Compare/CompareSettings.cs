@@ -31,10 +31,13 @@ public sealed class CompareSettings
     public double RowsPerHour { get; init; } = 100_000;
 
     /// <summary>FTRL-Proximal of the online model's global part and of the batch+online correction.</summary>
-    public FtrlParameters Global { get; init; } = new(Alpha: 0.1, Beta: 1.0, L1: 1.0, L2: 1.0);
+    public FtrlParameters Global { get; init; } = FtrlParameters.GlobalDefault;
 
     /// <summary>FTRL-Proximal of the online model's campaign parts.</summary>
     public FtrlParameters Campaign { get; init; } = FtrlParameters.CampaignDefault;
+
+    /// <summary>Probability that a new campaign coordinate is admitted (the server's AdCtr:Model:CampaignAdmission).</summary>
+    public double CampaignAdmission { get; init; } = 1.0;
 
     /// <summary>L2 of the batch logistic regression (on the summed, not averaged, loss).</summary>
     public double BatchL2 { get; init; } = 50.0;

@@ -378,7 +378,7 @@ internal sealed class TreesOnlineStrategy : ScheduledStrategy
     public TreesOnlineStrategy(StrategySpec spec, CompareSettings settings)
         : base(spec, settings)
     {
-        _model = new GlmixModel(settings.Spec.Bits, settings.Global, settings.Campaign);
+        _model = new GlmixModel(settings.Spec.Bits, settings.Global, settings.Campaign, settings.CampaignAdmission);
         var fields = settings.Spec.Fields;
         _numeric = new bool[fields.Length];
         for (var f = 0; f < fields.Length; f++)

@@ -29,8 +29,9 @@ public sealed class EvalSettings
     public EvalModel Model { get; init; } = EvalModel.Online;
     public double Holdout { get; init; } = 0.2;
     public bool Strict { get; init; }
-    public FtrlParameters Global { get; init; } = new(Alpha: 0.1, Beta: 1.0, L1: 1.0, L2: 1.0);
+    public FtrlParameters Global { get; init; } = FtrlParameters.GlobalDefault;
     public FtrlParameters Campaign { get; init; } = FtrlParameters.CampaignDefault;
+    public double CampaignAdmission { get; init; } = 1.0;
     public double BatchL2 { get; init; } = 1.0;
     public int BatchMaxIterations { get; init; } = 100;
 
@@ -94,7 +95,7 @@ public static class OfflineEvaluator
         var spec = s.Spec;
         using var reader = ExampleReaders.OpenFile(path, format, spec, options);
         var encoder = new FeatureEncoder(spec);
-        var model = new GlmixModel(spec.Bits, s.Global, s.Campaign);
+        var model = new GlmixModel(spec.Bits, s.Global, s.Campaign, s.CampaignAdmission);
         var row = new RawRow(spec.Fields.Length);
         var x = new EncodedExample();
         var progressive = new MetricsAccumulator();
@@ -125,7 +126,7 @@ public static class OfflineEvaluator
     {
         var spec = s.Spec;
         using var reader = ExampleReaders.OpenFile(path, format, spec, options);
-        var model = new GlmixModel(spec.Bits, s.Global, s.Campaign);
+        var model = new GlmixModel(spec.Bits, s.Global, s.Campaign, s.CampaignAdmission);
         var progressive = new MetricsAccumulator();
         var holdout = new MetricsAccumulator();
 
