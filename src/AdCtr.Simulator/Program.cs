@@ -23,6 +23,7 @@ public static class Program
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(DriveCommand.Create());
+        root.Subcommands.Add(TuneCommand.Create());
         return root;
     }
 
