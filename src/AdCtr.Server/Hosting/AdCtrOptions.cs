@@ -27,11 +27,11 @@ public sealed class ModelOptions
     [Range(18, 28)]
     public int? Bits { get; set; }
 
-    /// <summary>Global (fixed-effect) model hyper-parameters.</summary>
-    public FtrlOptions Global { get; set; } = new() { Alpha = 0.05, Beta = 1, L1 = 0.5, L2 = 1 };
+    /// <summary>Global (fixed-effect) model hyper-parameters (FtrlParameters.GlobalDefault: chosen by adctr-sim tune on the drift scenario).</summary>
+    public FtrlOptions Global { get; set; } = new() { Alpha = 0.195, Beta = 1, L1 = 0.151, L2 = 0.555 };
 
-    /// <summary>Campaign (random-effect) hyper-parameters: a stronger L2 shrinks thin campaigns towards 0 (GLMix).</summary>
-    public FtrlOptions Campaign { get; set; } = new() { Alpha = 0.05, Beta = 1, L1 = 0.5, L2 = 20 };
+    /// <summary>Campaign (random-effect) hyper-parameters: a stronger L2 shrinks thin campaigns towards 0 (GLMix); FtrlParameters.CampaignDefault.</summary>
+    public FtrlOptions Campaign { get; set; } = new() { Alpha = 0.00825, Beta = 1, L1 = 0.0206, L2 = 5.52 };
 
     /// <summary>Probability that a new campaign coordinate is admitted (McMahan et al. 2013 §4.1); 1 = off.</summary>
     [Range(1e-6, 1.0)]

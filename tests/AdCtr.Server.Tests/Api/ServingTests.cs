@@ -57,7 +57,10 @@ public sealed class ServingTests
     [Fact]
     public async Task Examples_ClicksOfOneCampaign_MovePredictionsTowardsTheirRates()
     {
-        await using var server = await LoopbackServer.StartAsync();
+        // The campaign settings the bounds below were written for. With the tuned defaults (campaign alpha 0.00825,
+        // issue 15) the campaign part moves more slowly: 0.78 for "clicky" after these 1,000 examples.
+        await using var server = await LoopbackServer.StartAsync(
+            "--AdCtr:Model:Campaign:Alpha=0.05", "--AdCtr:Model:Campaign:L1=0.5", "--AdCtr:Model:Campaign:L2=20");
         var before = await server.PredictAsync(Predict(("a1", "clicky"), ("a2", "ignored")));
 
         for (var batch = 0; batch < 4; batch++)

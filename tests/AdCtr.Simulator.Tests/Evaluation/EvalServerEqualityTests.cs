@@ -123,7 +123,8 @@ public sealed class EvalServerEqualityTests : IDisposable
         File.WriteAllText(config, """{ "AdCtr": { "Model": { "Global": { "Alpha": 0.07, "L1": 0.3 }, "Campaign": { "L2": 9 }, "CampaignAdmission": 0.5, "SpecPath": "x.json" } } }""");
         var settings = ModelConfig.Load(config, ["AdCtr:Model:Global:L2=4", "adctr:model:campaign:alpha=0.2"]);
         Assert.Equal(new FtrlParameters(0.07, 1.0, 0.3, 4), settings.Global);
-        Assert.Equal(new FtrlParameters(0.2, 1.0, 0.5, 9), settings.Campaign);
+        // A value the file and the sets leave out is the built-in default (the server's ModelOptions).
+        Assert.Equal(new FtrlParameters(0.2, 1.0, FtrlParameters.CampaignDefault.L1, 9), settings.Campaign);
         Assert.Equal(0.5, settings.CampaignAdmission);
         Assert.Null(settings.Bits);
     }
