@@ -88,6 +88,7 @@ internal static class SiloHosting
         }
 
         builder.Services.AddSingleton(grains);
+        builder.Services.AddSingleton(cluster);
         var durable = configuration.GetSection(DurabilityOptions.SectionName).GetValue(nameof(DurabilityOptions.Enabled), true);
         if (cluster.IsPostgreSql)
         {

@@ -67,6 +67,19 @@ public sealed class PostgreSqlClusterTests(PostgreSqlServer postgres) : IClassFi
                 Assert.Equal(1, stats.RootElement.GetProperty("clicks").GetInt64());
             }
         }
+
+        // GET /v1/cluster from either server: the same two Active silos, each one's campaign grains, summing to the
+        // campaigns posted (nothing else activated them, and the idle timeout of 15 min does not pass in this test).
+        foreach (var client in new[] { client1, client2 })
+        {
+            using var cluster = JsonDocument.Parse(await client.GetStringAsync("/v1/cluster"));
+            Assert.Equal("PostgreSql", cluster.RootElement.GetProperty("provider").GetString());
+            var silos = cluster.RootElement.GetProperty("silos").EnumerateArray().ToList();
+            Assert.Equal(2, silos.Count);
+            Assert.All(silos, s => Assert.Equal("Active", s.GetProperty("status").GetString()));
+            Assert.Single(silos, s => s.GetProperty("isThisSilo").GetBoolean());
+            Assert.Equal(Campaigns, silos.Sum(s => s.GetProperty("activeCampaigns").GetInt32()));
+        }
     }
 
     [Fact]
