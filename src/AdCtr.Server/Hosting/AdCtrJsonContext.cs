@@ -12,6 +12,7 @@ namespace AdCtr.Server.Hosting;
 [JsonSerializable(typeof(CampaignSummary))]
 [JsonSerializable(typeof(CampaignPage))]
 [JsonSerializable(typeof(ModelSummary))]
+[JsonSerializable(typeof(ClusterResponse))]
 [JsonSerializable(typeof(HealthReport))]
 [JsonSerializable(typeof(ProblemDetails))]
 [JsonSerializable(typeof(HttpValidationProblemDetails))]

@@ -60,6 +60,7 @@ public static partial class AdCtrServer
         var cause = e switch
         {
             StorageStartupException storage => storage.Message,
+            ClusterStoreStartupException store => store.Message,
             OptionsValidationException options => "invalid configuration: " + string.Join(" ", options.Failures),
             _ => e.Message,
         };

@@ -106,6 +106,7 @@ public static partial class AdCtrServer
         app.MapPredictApi();
         app.MapExamplesApi();
         app.MapCampaignsApi();
+        app.MapClusterApi();
         AdCtr.Server.Durability.DurabilityHosting.MapAdCtrJoinerAndDurability(app);
         app.MapHealthAndMetrics();
         app.MapAdCtrConsole();

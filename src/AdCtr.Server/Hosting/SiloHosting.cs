@@ -36,8 +36,16 @@ public sealed class AdCtrClusterOptions
 {
     public const string SectionName = "AdCtr:Cluster";
 
-    /// <summary>Membership provider: <c>Localhost</c> (the default: one silo, embedded, no external service).</summary>
+    /// <summary>
+    /// Membership provider: <c>Localhost</c> (the default: one silo, embedded, no external service) or <c>PostgreSql</c>
+    /// (Orleans' ADO.NET clustering on the database named by <see cref="ConnectionString"/>).
+    /// </summary>
     public string Provider { get; set; } = "Localhost";
+
+    /// <summary>Npgsql connection string of the cluster's database (<c>PostgreSql</c> only). Never logged: it may hold a password.</summary>
+    public string? ConnectionString { get; set; }
+
+    internal bool IsPostgreSql => string.Equals(Provider, "PostgreSql", StringComparison.OrdinalIgnoreCase);
 
     public string ClusterId { get; set; } = "adctr";
 
@@ -52,8 +60,10 @@ public sealed class AdCtrClusterOptions
     public string AdvertisedAddress { get; set; } = "127.0.0.1";
 
     internal string? Validate() =>
-        !string.Equals(Provider, "Localhost", StringComparison.OrdinalIgnoreCase)
-            ? "AdCtr:Cluster:Provider '" + Provider + "' is not supported; use Localhost"
+        !string.Equals(Provider, "Localhost", StringComparison.OrdinalIgnoreCase) && !IsPostgreSql
+            ? "AdCtr:Cluster:Provider '" + Provider + "' is not supported; use Localhost or PostgreSql"
+            : IsPostgreSql && string.IsNullOrWhiteSpace(ConnectionString)
+                ? "AdCtr:Cluster:ConnectionString is required with Provider PostgreSql"
             : SiloPort is < 0 or > 65535 || GatewayPort is < 0 or > 65535
                 ? "AdCtr:Cluster: SiloPort and GatewayPort must be in 0..65535"
                 : !IPAddress.TryParse(AdvertisedAddress, out _)
@@ -78,13 +88,48 @@ internal static class SiloHosting
         }
 
         builder.Services.AddSingleton(grains);
-        var siloPort = cluster.SiloPort == 0 ? FreeLoopbackPort() : cluster.SiloPort;
+        builder.Services.AddSingleton(cluster);
         var durable = configuration.GetSection(DurabilityOptions.SectionName).GetValue(nameof(DurabilityOptions.Enabled), true);
+        if (cluster.IsPostgreSql)
+        {
+            if (durable)
+            {
+                // Issue 11's durability in a cluster (an example journal and campaign checkpoints in PostgreSQL) is not
+                // built yet: the single-node log would hold each silo's only copy, so it is refused rather than half-working.
+                throw new Microsoft.Extensions.Options.OptionsValidationException(AdCtrClusterOptions.SectionName, typeof(AdCtrClusterOptions),
+                    ["AdCtr:Cluster:Provider PostgreSql does not yet keep examples durable in PostgreSQL; start it with AdCtr:Durability:Enabled=false"]);
+            }
+
+            // Registered before UseOrleans so that it starts (hosted services start in order) before the silo joins.
+            builder.Services.AddHostedService(_ => new PostgreSqlSchema(cluster.ConnectionString!));
+        }
+
+        var siloPort = cluster.SiloPort == 0 ? FreeLoopbackPort() : cluster.SiloPort;
         var dataPath = configuration.GetSection(StorageOptions.SectionName).GetValue(nameof(StorageOptions.Path), "./data")!;
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(siloPort, cluster.GatewayPort, null, cluster.ServiceId, cluster.ClusterId);
-            silo.Configure<EndpointOptions>(o => o.AdvertisedIPAddress = IPAddress.Parse(cluster.AdvertisedAddress));
+            if (cluster.IsPostgreSql)
+            {
+                // Orleans' ADO.NET membership with the "Npgsql" invariant (docs: Orleans.Clustering.AdoNet README); the
+                // tables and queries are PostgreSqlSchema's. Orleans does membership, failure detection and placement.
+                silo.UseAdoNetClustering(o =>
+                {
+                    o.Invariant = "Npgsql";
+                    o.ConnectionString = cluster.ConnectionString;
+                });
+                silo.Configure<ClusterOptions>(o =>
+                {
+                    o.ClusterId = cluster.ClusterId;
+                    o.ServiceId = cluster.ServiceId;
+                });
+                silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), siloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
+            }
+            else
+            {
+                silo.UseLocalhostClustering(siloPort, cluster.GatewayPort, null, cluster.ServiceId, cluster.ClusterId);
+                silo.Configure<EndpointOptions>(o => o.AdvertisedIPAddress = IPAddress.Parse(cluster.AdvertisedAddress));
+            }
+
             silo.Configure<GrainCollectionOptions>(o =>
             {
                 o.CollectionAge = grains.IdleTimeout;

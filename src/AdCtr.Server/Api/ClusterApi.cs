@@ -1,0 +1,72 @@
+using AdCtr.Server.Hosting;
+
+namespace AdCtr.Server.Api;
+
+/// <summary>One silo of the cluster as <c>GET /v1/cluster</c> shows it.</summary>
+/// <param name="Address">Silo-to-silo endpoint and generation (Orleans' <c>SiloAddress</c>).</param>
+/// <param name="Status">Orleans' membership status: Joining, Active, ShuttingDown, Stopping, Dead ...</param>
+/// <param name="ActiveCampaigns">Campaign grains active there now; null when the silo did not answer (not Active).</param>
+internal sealed record ClusterSilo(string Address, string Name, string Status, bool IsThisSilo, int? ActiveCampaigns);
+
+/// <summary>The cluster as the membership table records it.</summary>
+internal sealed record ClusterResponse(string Provider, string ClusterId, string ThisSilo, List<ClusterSilo> Silos);
+
+/// <summary><c>GET /v1/cluster</c>: the silos, their membership status and the campaign grains active on each.</summary>
+internal static class ClusterApi
+{
+    /// <summary>How Orleans names the campaign grain class in its statistics: "AdCtr.Grains.CampaignGrain,AdCtr.Grains" (seen).</summary>
+    private static readonly string CampaignGrainType = typeof(CampaignGrain).FullName + ",";
+
+    public static RouteGroupBuilder MapClusterApi(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/v1");
+        group.MapGet("/cluster", GetAsync).WithName("Cluster").WithSummary("Silos of the Orleans cluster, their status and active campaign grains");
+        return group;
+    }
+
+    internal static async Task<IResult> GetAsync(IGrainFactory grains, ILocalSiloDetails local, AdCtrClusterOptions options)
+    {
+        try
+        {
+            // Orleans' management grain: the membership table's entries and per-silo activation counts
+            // (IManagementGrain.GetDetailedHosts / GetSimpleGrainStatistics, Orleans.Core 10.4.2).
+            var management = grains.GetGrain<IManagementGrain>(0);
+            var hosts = await management.GetDetailedHosts(onlyActive: false).ConfigureAwait(false);
+            var active = new List<SiloAddress>();
+            foreach (var h in hosts)
+            {
+                if (h.Status == SiloStatus.Active)
+                {
+                    active.Add(h.SiloAddress);
+                }
+            }
+
+            var statistics = await management.GetSimpleGrainStatistics([.. active]).ConfigureAwait(false);
+            var silos = new List<ClusterSilo>(hosts.Length);
+            foreach (var h in hosts)
+            {
+                int? campaigns = null;
+                if (h.Status == SiloStatus.Active)
+                {
+                    campaigns = 0;
+                    foreach (var s in statistics)
+                    {
+                        if (s.SiloAddress.Equals(h.SiloAddress) && s.GrainType.StartsWith(CampaignGrainType, StringComparison.Ordinal))
+                        {
+                            campaigns += s.ActivationCount;
+                        }
+                    }
+                }
+
+                silos.Add(new ClusterSilo(h.SiloAddress.ToParsableString(), h.SiloName, h.Status.ToString(), h.SiloAddress.Equals(local.SiloAddress), campaigns));
+            }
+
+            silos.Sort(static (a, b) => string.CompareOrdinal(a.Address, b.Address));
+            return TypedResults.Ok(new ClusterResponse(options.Provider, options.ClusterId, local.SiloAddress.ToParsableString(), silos));
+        }
+        catch (Exception e) when (GrainFailures.IsUnavailable(e))
+        {
+            return GrainFailures.Problem(e);
+        }
+    }
+}

@@ -1,0 +1,140 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using AdCtr.Server.Tests.Storage;
+using AdCtr.Server.Tests.Support;
+using Npgsql;
+
+namespace AdCtr.Server.Tests.Cluster;
+
+/// <summary>
+/// <c>AdCtr:Cluster:Provider=PostgreSql</c> with real server processes and a real PostgreSQL on loopback: Orleans' ADO.NET
+/// membership on the schema the server creates itself, and the start-up errors an operator meets.
+/// </summary>
+public sealed class PostgreSqlClusterTests(PostgreSqlServer postgres) : IClassFixture<PostgreSqlServer>
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(60);
+
+    private static string[] ClusterArgs(string connectionString) =>
+    [
+        "--AdCtr:Cluster:Provider=PostgreSql",
+        "--AdCtr:Cluster:ConnectionString=" + connectionString,
+        "--AdCtr:Durability:Enabled=false",
+    ];
+
+    [Fact]
+    public async Task TwoServers_EmptyDatabase_FormOneClusterWithOneActivationPerCampaign()
+    {
+        var connectionString = postgres.CreateDatabase();
+        using var dir1 = new TempDirectory();
+        using var dir2 = new TempDirectory();
+        await using var server1 = ServerProcess.Start(dir1.Path, ClusterArgs(connectionString));
+        var url1 = await server1.ListeningAsync(StartTimeout);
+        // The second silo runs the schema script again on existing tables: this is its idempotence test.
+        await using var server2 = ServerProcess.Start(dir2.Path, ClusterArgs(connectionString));
+        var url2 = await server2.ListeningAsync(StartTimeout);
+        using var client1 = new HttpClient { BaseAddress = url1 };
+        using var client2 = new HttpClient { BaseAddress = url2 };
+        await ReadyAsync(client1);
+        await ReadyAsync(client2);
+
+        // Both silos are Active (Orleans' SiloStatus.Active = 3) in the membership table of this cluster.
+        var deadline = DateTime.UtcNow + StartTimeout;
+        long active;
+        while ((active = await ActiveSilosAsync(connectionString)) < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+
+        Assert.Equal(2, active);
+
+        // One example of every campaign through each server: each campaign's single activation (wherever Orleans placed
+        // it) has both, and both servers report the same statistics.
+        const int Campaigns = 12;
+        for (var c = 0; c < Campaigns; c++)
+        {
+            await PostExampleAsync(client1, "c" + c, label: 1);
+            await PostExampleAsync(client2, "c" + c, label: 0);
+        }
+
+        for (var c = 0; c < Campaigns; c++)
+        {
+            foreach (var client in new[] { client1, client2 })
+            {
+                using var stats = JsonDocument.Parse(await client.GetStringAsync("/v1/campaigns/c" + c));
+                Assert.Equal(2, stats.RootElement.GetProperty("examples").GetInt64());
+                Assert.Equal(1, stats.RootElement.GetProperty("clicks").GetInt64());
+            }
+        }
+
+        // GET /v1/cluster from either server: the same two Active silos, each one's campaign grains, summing to the
+        // campaigns posted (nothing else activated them, and the idle timeout of 15 min does not pass in this test).
+        foreach (var client in new[] { client1, client2 })
+        {
+            using var cluster = JsonDocument.Parse(await client.GetStringAsync("/v1/cluster"));
+            Assert.Equal("PostgreSql", cluster.RootElement.GetProperty("provider").GetString());
+            var silos = cluster.RootElement.GetProperty("silos").EnumerateArray().ToList();
+            Assert.Equal(2, silos.Count);
+            Assert.All(silos, s => Assert.Equal("Active", s.GetProperty("status").GetString()));
+            Assert.Single(silos, s => s.GetProperty("isThisSilo").GetBoolean());
+            Assert.Equal(Campaigns, silos.Sum(s => s.GetProperty("activeCampaigns").GetInt32()));
+        }
+    }
+
+    [Fact]
+    public async Task Start_PostgreSqlUnreachable_OneLineNamingIt_Exit1()
+    {
+        using var dir = new TempDirectory();
+        // Port 1 on loopback: nothing listens there, the connection is refused at once. The password must not be printed.
+        await using var server = ServerProcess.Start(dir.Path, ClusterArgs("Host=127.0.0.1;Port=1;Username=adctr;Password=not-printed"));
+        Assert.Equal(1, await server.WaitForExitAsync(ExitTimeout));
+        var lines = server.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.True(lines.Length == 1, "expected one line on stderr, got:\n" + server.StandardError);
+        Assert.StartsWith("AdCtr.Server could not start: PostgreSQL (AdCtr:Cluster:ConnectionString, Host=127.0.0.1;Port=1;", lines[0], StringComparison.Ordinal);
+        Assert.DoesNotContain("not-printed", server.StandardError + server.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_PostgreSqlWithLocalDurability_RefusedAsNotYetSupported_Exit1()
+    {
+        using var dir = new TempDirectory();
+        await using var server = ServerProcess.Start(dir.Path, "--AdCtr:Cluster:Provider=PostgreSql", "--AdCtr:Cluster:ConnectionString=Host=127.0.0.1;Port=1");
+        Assert.Equal(1, await server.WaitForExitAsync(ExitTimeout));
+        Assert.Equal(
+            "AdCtr.Server could not start: invalid configuration: AdCtr:Cluster:Provider PostgreSql does not yet keep examples durable in PostgreSQL; start it with AdCtr:Durability:Enabled=false",
+            server.StandardError.Trim());
+    }
+
+    private static async Task<long> ActiveSilosAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM OrleansMembershipTable WHERE DeploymentId = 'adctr' AND Status = 3", connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static async Task ReadyAsync(HttpClient client)
+    {
+        var deadline = DateTime.UtcNow + StartTimeout;
+        while (true)
+        {
+            using var response = await client.GetAsync("/health/ready");
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "/health/ready still " + response.StatusCode + " after " + StartTimeout);
+            await Task.Delay(100);
+        }
+    }
+
+    private static async Task PostExampleAsync(HttpClient client, string campaign, int label)
+    {
+        var body = "[{\"context\":{\"user_age\":\"25-34\"},\"adId\":\"" + campaign + "-a1\",\"campaignId\":\"" + campaign
+            + "\",\"features\":{\"ad_category\":\"travel\"},\"label\":" + label + "}]";
+        using var response = await client.PostAsync("/v1/examples", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+}
