@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using AdCtr.Learning.Readers;
@@ -59,12 +60,20 @@ internal static class ExamplesApi
                     // Shutting down, or the example log's disk is full or failing: nothing of this batch was logged
                     // or learned (the append comes first and is all-or-nothing); the client may send it again.
                     metrics.Batch(IngestionEndpoint.Examples, IngestionResult.Unavailable);
+                    parsed.Abandon();
                     return IngestionFailures.ToResult(context, failure);
                 }
                 catch (Exception e) when (GrainFailures.IsUnavailable(e))
                 {
-                    // Not fully learned: not acknowledged (the lines are in the log and replayed at recovery).
+                    // Not fully learned: not acknowledged (the lines are in the log and replayed at recovery). A call
+                    // that timed out may still be reading the batch: it is not reused.
+                    parsed.Abandon();
                     return GrainFailures.Problem(e);
+                }
+                catch
+                {
+                    parsed.Abandon();
+                    throw;
                 }
             }
 
@@ -90,20 +99,39 @@ internal static class ExamplesApi
 /// <summary>Parses and encodes an examples body into an <see cref="ExampleBatch"/>; shared with replay.</summary>
 internal static class ExampleBodyParser
 {
+    /// <summary>Results kept for reuse: a batch of 1,000 examples fills arrays of about 50,000 features, which
+    /// would otherwise be allocated on the large object heap, and collected with gen 2, on every request.</summary>
+    private static readonly ConcurrentQueue<Result> Pool = new();
+    private const int MaxPooled = 16;
+    private static int _pooled;
+
+    /// <summary>
+    /// One parsed body. Disposing it returns it to the pool unless <see cref="Abandon"/> was called (a grain call
+    /// that failed or timed out may still read its batch). <see cref="Rejected"/> is a new list each time: a
+    /// response may still hold the previous one.
+    /// </summary>
     internal sealed class Result : IDisposable
     {
+        private bool _abandoned;
+
         public ExampleBatch Batch { get; } = new();
 
         public Dictionary<ulong, string> CampaignIds { get; } = [];
 
-        public List<RejectedLine> Rejected { get; } = [];
+        public List<RejectedLine> Rejected { get; private set; } = [];
 
         /// <summary>Raw NDJSON bytes of each accepted line (for the example log).</summary>
         public List<ReadOnlyMemory<byte>> Lines { get; } = [];
 
+        /// <summary>Start offset of each line of the body (scratch of the parse).</summary>
+        internal List<int> LineStarts { get; } = [];
+
         public Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult? Error { get; set; }
 
         public byte[]? Rented { get; set; }
+
+        /// <summary>The batch may still be in use: never reuse this result.</summary>
+        public void Abandon() => _abandoned = true;
 
         public void Dispose()
         {
@@ -112,12 +140,41 @@ internal static class ExampleBodyParser
                 ArrayPool<byte>.Shared.Return(Rented);
                 Rented = null;
             }
+
+            if (_abandoned || Interlocked.Increment(ref _pooled) > MaxPooled)
+            {
+                if (!_abandoned)
+                {
+                    Interlocked.Decrement(ref _pooled);
+                }
+
+                return;
+            }
+
+            Batch.Clear();
+            CampaignIds.Clear();
+            Rejected = [];
+            Lines.Clear();
+            LineStarts.Clear();
+            Error = null;
+            Pool.Enqueue(this);
         }
+    }
+
+    private static Result Rent()
+    {
+        if (Pool.TryDequeue(out var result))
+        {
+            Interlocked.Decrement(ref _pooled);
+            return result;
+        }
+
+        return new Result();
     }
 
     public static Result Parse(CtrEngine engine, ReadOnlyMemory<byte> body)
     {
-        var result = new Result();
+        var result = Rent();
         var ndjson = body;
         var first = FirstNonSpace(body.Span);
         if (first < 0)
@@ -145,7 +202,9 @@ internal static class ExampleBodyParser
             RejectUnknownMembers = true,
             LeaveOpen = false,
             MaxReportedMalformed = maxBatch + 1,
-            BufferBytes = Math.Clamp(ndjson.Length + 1, 16, 1 << 20),
+            // The reader copies the body through this buffer; 32 KiB keeps it off the large object heap (a line
+            // longer than that grows it, up to MaxLineBytes).
+            BufferBytes = Math.Clamp(ndjson.Length + 1, 16, 32 << 10),
             MaxLineBytes = Math.Max(Math.Clamp(ndjson.Length + 1, 16, 1 << 20), 1 << 20),
         };
         using var reader = ExampleReaders.Open(new ReadOnlyMemoryStream(ndjson), LogFormat.AdCtrJson, engine.Spec, options);
@@ -154,7 +213,7 @@ internal static class ExampleBodyParser
         {
             var row = scratch.Row;
             var x = scratch.Encoded;
-            var lineStarts = LineStarts(ndjson.Span);
+            var lineStarts = LineStarts(ndjson.Span, result.LineStarts);
             while (reader.TryRead(row))
             {
                 var line = reader.LineNumber;
@@ -218,9 +277,9 @@ internal static class ExampleBodyParser
         return -1;
     }
 
-    private static List<int> LineStarts(ReadOnlySpan<byte> span)
+    private static List<int> LineStarts(ReadOnlySpan<byte> span, List<int> starts)
     {
-        var starts = new List<int> { 0 };
+        starts.Add(0);
         for (var i = span.IndexOf((byte)'\n'); i >= 0;)
         {
             starts.Add(starts[^1] + i + 1);

@@ -21,6 +21,7 @@ namespace AdCtr.Server.Model;
 internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
 {
     private readonly ConcurrentQueue<Scratch> _scratch = new();
+    private readonly ConcurrentDictionary<ulong, ICampaignGrain> _grainReferences = new();
     private readonly ProgressiveStats _uncampaigned = new();
     private readonly ulong _impressionSalt;
     private readonly IGrainFactory? _grains;
@@ -91,7 +92,17 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
     /// <summary>Campaign grains active in this silo (the rest are stored and come back on their next call).</summary>
     public int ActiveCampaignGrains => Silo.View.Count;
 
-    public ICampaignGrain CampaignGrain(string id) => Grains.GetGrain<ICampaignGrain>(id);
+    /// <summary>
+    /// The grain reference of a campaign, made once and kept: <c>GetGrain</c> resolves the grain interface type by
+    /// reflection on every call (its attributes and type names), which profiled at 6 % of ingestion when it ran once
+    /// per campaign per batch. Bounded like the campaign registry: one entry per campaign id asked for.
+    /// </summary>
+    public ICampaignGrain CampaignGrain(string id) => CampaignGrain(SiloModel.KeyOf(id), id);
+
+    private ICampaignGrain CampaignGrain(ulong key, string id) =>
+        _grainReferences.TryGetValue(key, out var grain)
+            ? grain
+            : _grainReferences.GetOrAdd(key, Grains.GetGrain<ICampaignGrain>(id));
 
     public Scratch RentScratch() => _scratch.TryDequeue(out var s) ? s : new Scratch(this);
 
@@ -135,7 +146,7 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
     }
 
     /// <summary>Activates the grain of a known campaign (one call), so that its model enters the view.</summary>
-    public Task ActivateAsync(ulong key) => Silo.KnownId(key) is { } id ? CampaignGrain(id).Activate() : Task.CompletedTask;
+    public Task ActivateAsync(ulong key) => Silo.KnownId(key) is { } id ? CampaignGrain(key, id).Activate() : Task.CompletedTask;
 
     /// <summary>The campaign model of <paramref name="key"/> for a prediction, activating its grain if it is stored.</summary>
     public async ValueTask<SparseFtrlModel?> ResolveCampaignAsync(ulong key)
@@ -365,7 +376,7 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
             {
                 var id = campaignIds[key];
                 RegisterCampaign(key, id);
-                calls[c++] = CampaignGrain(id).Learn(new CampaignSlice(batch, [.. list]).AsImmutable());
+                calls[c++] = CampaignGrain(key, id).Learn(new CampaignSlice(batch, [.. list]).AsImmutable());
             }
 
             await Task.WhenAll(calls).ConfigureAwait(false);
