@@ -102,7 +102,7 @@ internal static class ExampleBodyParser
     /// <summary>Results kept for reuse: a batch of 1,000 examples fills arrays of about 50,000 features, which
     /// would otherwise be allocated on the large object heap, and collected with gen 2, on every request.</summary>
     private static readonly ConcurrentQueue<Result> Pool = new();
-    private const int MaxPooled = 16;
+    private static readonly int MaxPooled = 2 * Environment.ProcessorCount;
     private static int _pooled;
 
     /// <summary>
