@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Xml.Linq;
 using AdCtr.Learning.Features;
 using AdCtr.Simulator.Compare;
@@ -244,7 +243,7 @@ public sealed class CompareTests : IDisposable
     [Fact]
     public void Cli_UnknownStrategy_ExitsTwoWithOneLine()
     {
-        var (code, _, stderr) = Cli.Run("compare", "--scenario", "drift", "--events", "1000", "--strategies", "online,nightly");
+        var (code, _, stderr) = AdCtrSim.Run("compare", "--scenario", "drift", "--events", "1000", "--strategies", "online,nightly");
         Assert.Equal(2, code);
         Assert.Equal("adctr-sim: unknown strategy 'nightly' (expected online, batch:T, batch:T:lr, batch:T:ffm, batch:T+online, trees:T+online or frozen)", stderr.TrimEnd('\n'));
     }
@@ -257,7 +256,7 @@ public sealed class CompareTests : IDisposable
     [InlineData("compare", "--scenario", "no-such-scenario")]
     public void Cli_BadArguments_ExitTwoWithOneLine(params string[] args)
     {
-        var (code, stdout, stderr) = Cli.Run(args);
+        var (code, stdout, stderr) = AdCtrSim.Run(args);
         Assert.Equal(2, code);
         Assert.Equal("", stdout);
         Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -270,9 +269,9 @@ public sealed class CompareTests : IDisposable
         // 3,000 Criteo rows at --rows-per-hour 1000: hours 0..3, W = 1 h warm-up (1,000 rows), then 2,000 rows
         // scored in two 1-hour eval windows per strategy.
         var log = Path.Combine(_dir, "log.tsv");
-        Assert.Equal(0, Cli.Run("generate", "--scenario", "stationary", "--events", "3000", "--out", log, "--format", "criteo").Code);
+        Assert.Equal(0, AdCtrSim.Run("generate", "--scenario", "stationary", "--events", "3000", "--out", log, "--format", "criteo").Code);
         var report = Path.Combine(_dir, "report");
-        var (code, stdout, stderr) = Cli.Run("compare", "--data", log, "--format", "criteo", "--rows-per-hour", "1000", "--window-hours", "1",
+        var (code, stdout, stderr) = AdCtrSim.Run("compare", "--data", log, "--format", "criteo", "--rows-per-hour", "1000", "--window-hours", "1",
             "--strategies", "online,batch:1", "--bits", "18", "--report", report);
         Assert.Equal("", stderr);
         Assert.Equal(0, code);
@@ -285,11 +284,4 @@ public sealed class CompareTests : IDisposable
 /// <summary>Runs the CLI in process.</summary>
 internal static class Cli
 {
-    public static (int Code, string Stdout, string Stderr) Run(params string[] args)
-    {
-        using var stdout = new StringWriter(CultureInfo.InvariantCulture);
-        using var stderr = new StringWriter(CultureInfo.InvariantCulture);
-        var code = Program.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 }

@@ -13,7 +13,7 @@ public sealed class DriveCommandTests
     [InlineData("http://192.168.1.5:5080/")]
     public void Drive_NonLoopbackServer_IsRefusedWithExitTwo(string url)
     {
-        var (code, stdout, stderr) = Run("drive", "--server", url, "--scenario", "stationary", "--duration", "1s");
+        var (code, stdout, stderr) = AdCtrSim.Run("drive", "--server", url, "--scenario", "stationary", "--duration", "1s");
         Assert.Equal(2, code);
         Assert.Equal("", stdout);
         Assert.StartsWith("adctr-sim: --server ", stderr, StringComparison.Ordinal);
@@ -80,7 +80,7 @@ public sealed class DriveCommandTests
             ["--duration"] = "1s",
             [option] = value,
         };
-        var (code, stdout, stderr) = Run(["drive", .. args.SelectMany(a => new[] { a.Key, a.Value })]);
+        var (code, stdout, stderr) = AdCtrSim.Run(["drive", .. args.SelectMany(a => new[] { a.Key, a.Value })]);
         Assert.Equal(2, code);
         Assert.Equal("", stdout);
         Assert.StartsWith("adctr-sim: ", stderr, StringComparison.Ordinal);
@@ -90,7 +90,7 @@ public sealed class DriveCommandTests
     [Fact]
     public void Drive_MissingServer_ExitsTwo()
     {
-        var (code, _, stderr) = Run("drive", "--scenario", "stationary", "--duration", "1s");
+        var (code, _, stderr) = AdCtrSim.Run("drive", "--scenario", "stationary", "--duration", "1s");
         Assert.Equal(2, code);
         Assert.Contains("--server", stderr, StringComparison.Ordinal);
     }
@@ -99,7 +99,7 @@ public sealed class DriveCommandTests
     public async Task Drive_JsonAgainstLoopbackServer_PrintsExactlyOneJsonObject()
     {
         await using var server = await LoopbackServer.StartAsync("--AdCtr:Joiner:Policy=fake-negative");
-        var (code, stdout, stderr) = await Task.Run(() => Run(
+        var (code, stdout, stderr) = await Task.Run(() => AdCtrSim.Run(
             "drive", "--server", server.Address.AbsoluteUri, "--scenario", "stationary", "--duration", "5m",
             "--rate", "0", "--max-requests", "120", "--max-in-flight", "2", "--seed", "4", "--json"));
         Assert.True(code == 0, stderr);
@@ -120,7 +120,7 @@ public sealed class DriveCommandTests
     {
         // The server's default joiner: 'wait' with a 15 min window, longer than the 5 min drive.
         await using var server = await LoopbackServer.StartAsync();
-        var (code, stdout, stderr) = await Task.Run(() => Run(
+        var (code, stdout, stderr) = await Task.Run(() => AdCtrSim.Run(
             "drive", "--server", server.Address.AbsoluteUri, "--scenario", "stationary", "--duration", "5m",
             "--rate", "0", "--max-requests", "20", "--max-in-flight", "2", "--json"));
         Assert.True(code == 0, stderr);
@@ -140,13 +140,5 @@ public sealed class DriveCommandTests
         var joiner = new DriveCommand.ServerJoiner(enabled, policy, TimeSpan.FromSeconds(windowSeconds));
         var settings = new DriveSettings { Duration = TimeSpan.FromSeconds(durationSeconds) };
         Assert.Equal(warns, DriveCommand.JoinerWarning(joiner, settings) is not null);
-    }
-
-    private static (int Code, string Stdout, string Stderr) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = Program.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
     }
 }

@@ -11,7 +11,7 @@ public sealed class EvalCommandTests : IDisposable
     private string Generate(int events, string format = "ndjson")
     {
         var path = Path.Combine(_dir, "log." + format);
-        Assert.Equal(0, Run("generate", "--scenario", "stationary", "--events", events.ToString(System.Globalization.CultureInfo.InvariantCulture), "--out", path, "--format", format, "--seed", "3").Code);
+        Assert.Equal(0, AdCtrSim.Run("generate", "--scenario", "stationary", "--events", events.ToString(System.Globalization.CultureInfo.InvariantCulture), "--out", path, "--format", format, "--seed", "3").Code);
         return path;
     }
 
@@ -19,7 +19,7 @@ public sealed class EvalCommandTests : IDisposable
     public void Eval_OnlineJson_PrintsOneObjectWithExactCounts()
     {
         var path = Generate(5000);
-        var (code, stdout, stderr) = Run("eval", "--data", path, "--format", "ndjson", "--json", "--bits", "18");
+        var (code, stdout, stderr) = AdCtrSim.Run("eval", "--data", path, "--format", "ndjson", "--json", "--bits", "18");
         Assert.Equal(0, code);
         Assert.Equal("", stderr);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -42,7 +42,7 @@ public sealed class EvalCommandTests : IDisposable
     public void Eval_Batch_HasNullProgressiveAndScoresTheHoldout()
     {
         var path = Generate(4000, "criteo");
-        var (code, stdout, _) = Run("eval", "--data", path, "--format", "criteo", "--model", "batch", "--holdout", "0.25", "--json", "--bits", "18");
+        var (code, stdout, _) = AdCtrSim.Run("eval", "--data", path, "--format", "criteo", "--model", "batch", "--holdout", "0.25", "--json", "--bits", "18");
         Assert.Equal(0, code);
         var root = JsonDocument.Parse(stdout).RootElement;
         Assert.Equal(JsonValueKind.Null, root.GetProperty("progressive").ValueKind);
@@ -56,13 +56,13 @@ public sealed class EvalCommandTests : IDisposable
         var path = Path.Combine(_dir, "damaged.tsv");
         var good = "1\t" + string.Join('\t', Enumerable.Repeat("3", 13)) + "\t" + string.Join('\t', Enumerable.Repeat("a1b2c3d4", 26));
         File.WriteAllLines(path, [good, "2\tbad", good, "x" + good[1..], good]);
-        var (code, stdout, _) = Run("eval", "--data", path, "--format", "criteo", "--json", "--bits", "18");
+        var (code, stdout, _) = AdCtrSim.Run("eval", "--data", path, "--format", "criteo", "--json", "--bits", "18");
         Assert.Equal(0, code);
         var root = JsonDocument.Parse(stdout).RootElement;
         Assert.Equal(3, root.GetProperty("examples").GetInt64());
         Assert.Equal(2, root.GetProperty("malformedLines").GetInt64());
 
-        var (strictCode, _, stderr) = Run("eval", "--data", path, "--format", "criteo", "--strict", "--bits", "18");
+        var (strictCode, _, stderr) = AdCtrSim.Run("eval", "--data", path, "--format", "criteo", "--strict", "--bits", "18");
         Assert.Equal(1, strictCode);
         Assert.StartsWith("adctr-sim: " + path + ": line 2: ", stderr, StringComparison.Ordinal);
     }
@@ -98,18 +98,18 @@ public sealed class EvalCommandTests : IDisposable
             """);
         foreach (var model in new[] { "online", "mlnet-lr", "mlnet-ffm" })
         {
-            var (code, stdout, stderr) = Run("eval", "--data", csv, "--format", "csv", "--spec", spec, "--model", model, "--json");
+            var (code, stdout, stderr) = AdCtrSim.Run("eval", "--data", csv, "--format", "csv", "--spec", spec, "--model", model, "--json");
             Assert.True(code == 0, model + ": " + stderr);
             var root = JsonDocument.Parse(stdout).RootElement;
             Assert.Equal(1, root.GetProperty("malformedLines").GetInt64());
             Assert.InRange(root.GetProperty("holdout").GetProperty("logLoss").GetDouble(), 0.01, 0.693);
         }
 
-        var (strict, _, error) = Run("eval", "--data", csv, "--format", "csv", "--spec", spec, "--strict");
+        var (strict, _, error) = AdCtrSim.Run("eval", "--data", csv, "--format", "csv", "--spec", spec, "--strict");
         Assert.Equal(1, strict);
         Assert.StartsWith("adctr-sim: " + csv + ": line 10: bad label 'maybe'", error, StringComparison.Ordinal);
 
-        var (noSpec, _, _) = Run("eval", "--data", csv, "--format", "csv");
+        var (noSpec, _, _) = AdCtrSim.Run("eval", "--data", csv, "--format", "csv");
         Assert.Equal(2, noSpec);
     }
 
@@ -121,17 +121,9 @@ public sealed class EvalCommandTests : IDisposable
     [InlineData("--format", "criteo")]
     public void Eval_BadArguments_ExitTwoWithOneLine(params string[] args)
     {
-        var (code, _, stderr) = Run(["eval", .. args]);
+        var (code, _, stderr) = AdCtrSim.Run(["eval", .. args]);
         Assert.Equal(2, code);
         Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("adctr-sim: ", stderr, StringComparison.Ordinal);
-    }
-
-    private static (int Code, string Stdout, string Stderr) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = Program.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
     }
 }

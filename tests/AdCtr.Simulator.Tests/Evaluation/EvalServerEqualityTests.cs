@@ -23,18 +23,10 @@ public sealed class EvalServerEqualityTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Stdout, string Stderr) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = Program.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     private string Generate()
     {
         var path = Path.Combine(_dir, "stream.ndjson");
-        Assert.Equal(0, Run("generate", "--scenario", "drift", "--events", Events.ToString(CultureInfo.InvariantCulture), "--out", path, "--seed", "5").Code);
+        Assert.Equal(0, AdCtrSim.Run("generate", "--scenario", "drift", "--events", Events.ToString(CultureInfo.InvariantCulture), "--out", path, "--seed", "5").Code);
         return path;
     }
 
@@ -81,7 +73,7 @@ public sealed class EvalServerEqualityTests : IDisposable
         AssertSameSum(serverLogLoss, result.Progressive!.Value.LogLoss);
 
         // The command line, with no model flag at all, prints the same figure to its 6 decimals (rounding: 5e-7).
-        var (code, stdout, stderr) = Run("eval", "--data", path, "--format", "ndjson", "--json", "--holdout", "0", "--threads", threads.ToString(CultureInfo.InvariantCulture), "--set", "AdCtr:Model:Bits=18");
+        var (code, stdout, stderr) = AdCtrSim.Run("eval", "--data", path, "--format", "ndjson", "--json", "--holdout", "0", "--threads", threads.ToString(CultureInfo.InvariantCulture), "--set", "AdCtr:Model:Bits=18");
         Assert.True(code == 0, stderr);
         var printed = JsonDocument.Parse(stdout).RootElement.GetProperty("progressive").GetProperty("logLoss").GetDouble();
         Assert.True(Math.Abs(printed - serverLogLoss) <= 5e-7 + 1e-12, printed + " vs " + serverLogLoss);
@@ -106,13 +98,13 @@ public sealed class EvalServerEqualityTests : IDisposable
         }
 
         var serverLogLoss = await ServerLogLossAsync(path, serverArgs);
-        var (code, stdout, stderr) = Run([.. evalArgs]);
+        var (code, stdout, stderr) = AdCtrSim.Run([.. evalArgs]);
         Assert.True(code == 0, stderr);
         var printed = JsonDocument.Parse(stdout).RootElement.GetProperty("progressive").GetProperty("logLoss").GetDouble();
         Assert.True(Math.Abs(printed - serverLogLoss) <= 5e-7 + 1e-12, printed + " vs " + serverLogLoss);
 
         // And the settings matter: the shipped defaults give another figure on this stream.
-        var (_, defaults, _) = Run("eval", "--data", path, "--format", "ndjson", "--json", "--holdout", "0", "--set", "AdCtr:Model:Bits=18");
+        var (_, defaults, _) = AdCtrSim.Run("eval", "--data", path, "--format", "ndjson", "--json", "--holdout", "0", "--set", "AdCtr:Model:Bits=18");
         Assert.NotEqual(printed, JsonDocument.Parse(defaults).RootElement.GetProperty("progressive").GetProperty("logLoss").GetDouble());
     }
 
@@ -136,7 +128,7 @@ public sealed class EvalServerEqualityTests : IDisposable
     [InlineData("AdCtr:Model:Global:Alpha", "--set expects KEY=NUMBER")]
     public void Eval_BadSet_IsAOneLineUsageError(string set, string message)
     {
-        var (code, stdout, stderr) = Run("eval", "--data", "unused.ndjson", "--format", "ndjson", "--set", set);
+        var (code, stdout, stderr) = AdCtrSim.Run("eval", "--data", "unused.ndjson", "--format", "ndjson", "--set", set);
         Assert.Equal(2, code);
         Assert.Equal("", stdout);
         Assert.StartsWith("adctr-sim: " + message, stderr, StringComparison.Ordinal);
@@ -146,7 +138,7 @@ public sealed class EvalServerEqualityTests : IDisposable
     [Fact]
     public void Eval_MissingConfig_IsAOneLineUsageError()
     {
-        var (code, _, stderr) = Run("eval", "--data", "unused.ndjson", "--format", "ndjson", "--config", Path.Combine(_dir, "missing.json"));
+        var (code, _, stderr) = AdCtrSim.Run("eval", "--data", "unused.ndjson", "--format", "ndjson", "--config", Path.Combine(_dir, "missing.json"));
         Assert.Equal(2, code);
         Assert.StartsWith("adctr-sim: --config: no such file", stderr, StringComparison.Ordinal);
     }

@@ -10,18 +10,10 @@ public sealed class TuneCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Stdout, string Stderr) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = Program.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     private string Generate(int events)
     {
         var path = Path.Combine(_dir, "stream.ndjson");
-        Assert.Equal(0, Run("generate", "--scenario", "stationary", "--events", events.ToString(CultureInfo.InvariantCulture), "--out", path, "--seed", "3").Code);
+        Assert.Equal(0, AdCtrSim.Run("generate", "--scenario", "stationary", "--events", events.ToString(CultureInfo.InvariantCulture), "--out", path, "--seed", "3").Code);
         return path;
     }
 
@@ -59,9 +51,9 @@ public sealed class TuneCommandTests : IDisposable
         var path = Generate(3000);
         var snippet = Path.Combine(_dir, "best.json");
         string[] args = ["tune", "--data", path, "--format", "ndjson", "--budget", "5", "--seed", "11", "--set", "AdCtr:Model:Bits=18", "--out", snippet];
-        var first = Run(args);
+        var first = AdCtrSim.Run(args);
         Assert.True(first.Code == 0, first.Stderr);
-        var second = Run(args);
+        var second = AdCtrSim.Run(args);
         Assert.Equal(first.Stdout, second.Stdout);
 
         // 5 configurations, then 2, then 1: three rungs' rows in the table.
@@ -69,7 +61,7 @@ public sealed class TuneCommandTests : IDisposable
         var best = first.Stdout.Split('\n').Single(l => l.StartsWith("Best: trial ", StringComparison.Ordinal));
         var bestLogLoss = best.Split("log loss ")[1].Split(' ')[0];
 
-        var eval = Run("eval", "--data", path, "--format", "ndjson", "--json", "--holdout", "0", "--config", snippet, "--set", "AdCtr:Model:Bits=18");
+        var eval = AdCtrSim.Run("eval", "--data", path, "--format", "ndjson", "--json", "--holdout", "0", "--config", snippet, "--set", "AdCtr:Model:Bits=18");
         Assert.True(eval.Code == 0, eval.Stderr);
         var logLoss = System.Text.Json.JsonDocument.Parse(eval.Stdout).RootElement.GetProperty("progressive").GetProperty("logLoss").GetDouble();
         Assert.Equal(bestLogLoss, logLoss.ToString("F6", CultureInfo.InvariantCulture));
@@ -83,7 +75,7 @@ public sealed class TuneCommandTests : IDisposable
     public void Tune_BadArgument_IsAOneLineUsageError(string option, string value, string message)
     {
         var path = Generate(100);
-        var (code, stdout, stderr) = Run("tune", "--data", path, "--format", "ndjson", option, value);
+        var (code, stdout, stderr) = AdCtrSim.Run("tune", "--data", path, "--format", "ndjson", option, value);
         Assert.Equal(2, code);
         Assert.Equal("", stdout);
         Assert.StartsWith(message, stderr, StringComparison.Ordinal);
@@ -93,7 +85,7 @@ public sealed class TuneCommandTests : IDisposable
     [Fact]
     public void Tune_MissingFile_IsAOneLineUsageError()
     {
-        var (code, _, stderr) = Run("tune", "--data", Path.Combine(_dir, "missing.ndjson"), "--format", "ndjson");
+        var (code, _, stderr) = AdCtrSim.Run("tune", "--data", Path.Combine(_dir, "missing.ndjson"), "--format", "ndjson");
         Assert.Equal(2, code);
         Assert.StartsWith("adctr-sim: cannot read '", stderr, StringComparison.Ordinal);
     }
