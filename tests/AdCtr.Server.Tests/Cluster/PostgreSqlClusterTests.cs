@@ -95,17 +95,6 @@ public sealed class PostgreSqlClusterTests(PostgreSqlServer postgres) : IClassFi
         Assert.DoesNotContain("not-printed", server.StandardError + server.StandardOutput, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Start_PostgreSqlWithLocalDurability_RefusedAsNotYetSupported_Exit1()
-    {
-        using var dir = new TempDirectory();
-        await using var server = ServerProcess.Start(dir.Path, "--AdCtr:Cluster:Provider=PostgreSql", "--AdCtr:Cluster:ConnectionString=Host=127.0.0.1;Port=1");
-        Assert.Equal(1, await server.WaitForExitAsync(ExitTimeout));
-        Assert.Equal(
-            "AdCtr.Server could not start: invalid configuration: AdCtr:Cluster:Provider PostgreSql does not yet keep examples durable in PostgreSQL; start it with AdCtr:Durability:Enabled=false",
-            server.StandardError.Trim());
-    }
-
     private static async Task<long> ActiveSilosAsync(string connectionString)
     {
         await using var connection = new NpgsqlConnection(connectionString);
