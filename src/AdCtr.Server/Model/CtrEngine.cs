@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using AdCtr.Grains.Storage;
 using AdCtr.Learning.Features;
 using AdCtr.Learning.Ftrl;
@@ -407,7 +408,10 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
             list.Add(i);
         }
 
+        // Each campaign's grain gets a batch of its own rows only: in a cluster two thirds of the grains are on other
+        // silos, and a slice of the whole batch would serialize every campaign's rows to each of them.
         var ids = new string[byCampaign.Count];
+        var slices = new ExampleBatch[byCampaign.Count];
         var rows = new int[byCampaign.Count][];
         var counts = new int[byCampaign.Count];
         var payloads = new byte[byCampaign.Count][];
@@ -415,9 +419,17 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
         foreach (var (id, list) in byCampaign)
         {
             ids[c] = id;
-            rows[c] = [.. list];
             counts[c] = list.Count;
-            payloads[c] = AdCtr.Grains.Journal.CampaignJournalCodec.Encode(batch, rows[c]);
+            payloads[c] = AdCtr.Grains.Journal.CampaignJournalCodec.Encode(batch, CollectionsMarshal.AsSpan(list));
+            slices[c] = new ExampleBatch();
+            rows[c] = new int[list.Count];
+            for (var r = 0; r < list.Count; r++)
+            {
+                var i = list[r];
+                slices[c].Add(batch.GlobalIndices(i), batch.GlobalValues(i), batch.CampaignIndices(i), batch.CampaignValues(i), batch.Label(i), batch.Weight(i), batch.Timestamp(i), batch.CampaignKey(i), true);
+                rows[c][r] = r;
+            }
+
             c++;
         }
 
@@ -463,7 +475,7 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
                 var grain = CampaignGrain(ids[k]);
                 calls[j] = heads is null
                     ? grain.SyncAndGetSummary()
-                    : grain.Learn(new CampaignSlice(batch, rows[k], heads[ids[k]] - counts[k] + 1).AsImmutable());
+                    : grain.Learn(new CampaignSlice(slices[k], rows[k], heads[ids[k]] - counts[k] + 1).AsImmutable());
             }
 
             try

@@ -16,10 +16,14 @@ public sealed class PostgreSqlDurabilityTests(PostgreSqlServer postgres) : IClas
 {
     internal static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// A server of a durable cluster on <paramref name="connectionString"/>, with Npgsql's connection pool on (the
+    /// fixture's strings turn it off for the tests' own connections): a journal append is then one round trip.
+    /// </summary>
     internal static string[] DurableClusterArgs(string connectionString, params string[] more) =>
     [
         "--AdCtr:Cluster:Provider=PostgreSql",
-        "--AdCtr:Cluster:ConnectionString=" + connectionString,
+        "--AdCtr:Cluster:ConnectionString=" + connectionString + ";Pooling=true",
         .. more,
     ];
 

@@ -42,11 +42,17 @@ public sealed class PostgreSqlServer : IDisposable
 
     private bool _started;
 
+    /// <summary>
+    /// fsync off (tests need no crash safety of the database itself), unless ADCTR_TEST_PG_FSYNC=on: for write-rate
+    /// figures of a database that syncs its commits (PostgreSqlJournalTests prints one).
+    /// </summary>
+    private static string Fsync => Environment.GetEnvironmentVariable("ADCTR_TEST_PG_FSYNC") == "on" ? "on" : "off";
+
     /// <summary>Starts the server (again, after <see cref="Stop"/>) on the same port and data, waiting until it accepts connections.</summary>
     public void Start()
     {
         Run(Path.Combine(BinDirectory, "pg_ctl"), "-D", Path.Combine(_directory, "data"), "-l", Path.Combine(_directory, "server.log"), "-w", "-t", "60",
-            "-o", "-p " + Port.ToString(CultureInfo.InvariantCulture) + " -k " + _directory + " -c listen_addresses=127.0.0.1 -c fsync=off", "start");
+            "-o", "-p " + Port.ToString(CultureInfo.InvariantCulture) + " -k " + _directory + " -c listen_addresses=127.0.0.1 -c fsync=" + Fsync, "start");
         _started = true;
     }
 

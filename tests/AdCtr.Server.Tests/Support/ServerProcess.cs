@@ -92,6 +92,9 @@ internal sealed class ServerProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>SIGKILL (<see cref="Process.Kill()"/> on Linux): no shutdown code runs.</summary>
+    public void Kill() => _process.Kill();
+
     /// <summary>SIGTERM, as a service manager stops a process.</summary>
     public void Terminate()
     {
