@@ -95,6 +95,17 @@ public sealed class PostgreSqlClusterTests(PostgreSqlServer postgres) : IClassFi
         Assert.DoesNotContain("not-printed", server.StandardError + server.StandardOutput, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Start_CheckpointEveryZero_RefusedWithTheOptionNamed_Exit1()
+    {
+        using var dir = new TempDirectory();
+        await using var server = ServerProcess.Start(dir.Path, "--AdCtr:Cluster:Provider=PostgreSql", "--AdCtr:Cluster:ConnectionString=Host=127.0.0.1;Port=1", "--AdCtr:Cluster:CheckpointEvery=0");
+        Assert.Equal(1, await server.WaitForExitAsync(ExitTimeout));
+        Assert.Equal(
+            "AdCtr.Server could not start: invalid configuration: AdCtr:Cluster: CheckpointEvery, JournalTimeout, ProbeTimeout and NumMissedProbesLimit must be positive, LearnRetryTimeout not negative",
+            server.StandardError.Trim());
+    }
+
     private static async Task<long> ActiveSilosAsync(string connectionString)
     {
         await using var connection = new NpgsqlConnection(connectionString);

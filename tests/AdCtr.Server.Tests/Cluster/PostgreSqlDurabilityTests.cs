@@ -111,6 +111,51 @@ public sealed class PostgreSqlDurabilityTests(PostgreSqlServer postgres) : IClas
         }
     }
 
+    [Fact]
+    public async Task TwoSilos_OneStoppedWithSigterm_CheckpointsItsCampaignsAndTheSurvivorHasEveryExampleOnce()
+    {
+        var connectionString = postgres.CreateDatabase();
+        using var dirA = new TempDirectory();
+        using var dirB = new TempDirectory();
+        await using var a = ServerProcess.Start(dirA.Path, DurableClusterArgs(connectionString));
+        await using var b = ServerProcess.Start(dirB.Path, DurableClusterArgs(connectionString));
+        using var clientA = new HttpClient { BaseAddress = await a.ListeningAsync(StartTimeout) };
+        using var clientB = new HttpClient { BaseAddress = await b.ListeningAsync(StartTimeout) };
+        await ReadyAsync(clientA, StartTimeout);
+        await ReadyAsync(clientB, StartTimeout);
+
+        // 20 campaigns, 3 batches through each silo; the default CheckpointEvery (10,000) writes no checkpoint meanwhile.
+        const int Campaigns = 20;
+        var campaigns = Enumerable.Range(0, Campaigns).Select(c => ("s" + c.ToString(CultureInfo.InvariantCulture), 2)).ToArray();
+        // B posts first, so it makes the first call of each campaign (Orleans places a new activation by its own policy,
+        // which weighs the calling silo).
+        for (var k = 0; k < 3; k++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await PostAsync(clientB, Lines(campaigns), "b" + k)).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await PostAsync(clientA, Lines(campaigns), "a" + k)).StatusCode);
+        }
+
+        Assert.Equal(0L, await ScalarAsync(connectionString, "SELECT count(*) FROM adctr_campaign_state"));
+        using var cluster = JsonDocument.Parse(await clientB.GetStringAsync("/v1/cluster"));
+        var onB = cluster.RootElement.GetProperty("silos").EnumerateArray().Single(s => s.GetProperty("isThisSilo").GetBoolean()).GetProperty("activeCampaigns").GetInt32();
+        Assert.True(onB > 0, "no campaign grain is on B: the test would not hand any over"); // 2^-20 even if placement were a coin toss
+
+        // SIGTERM: B deactivates its grains, each writing a checkpoint at its journal head (which deletes its entries).
+        b.Terminate();
+        Assert.Equal(0, await b.WaitForExitAsync(StartTimeout));
+        // At least B's campaigns; A's may be checkpointed too (seen here: all 20 with 13 on B: A's activations were
+        // deactivated as well when B left; why, in Orleans' directory, was not looked into).
+        var checkpointed = await ScalarAsync(connectionString,
+            "SELECT count(*) FROM adctr_campaign_state s JOIN adctr_journal_head h USING (campaign) WHERE s.seq = h.last_seq");
+        Assert.InRange(checkpointed, onB, Campaigns);
+
+        // A has every campaign's 12 examples once: B's from their checkpoints, its own from memory.
+        for (var c = 0; c < Campaigns; c++)
+        {
+            Assert.Equal(12, await ExamplesAsync(clientA, "s" + c.ToString(CultureInfo.InvariantCulture)));
+        }
+    }
+
     /// <summary>NDJSON lines: per (campaign, count) that many examples, the first of each campaign a click.</summary>
     internal static string Lines(params (string Campaign, int Count)[] campaigns)
     {
