@@ -50,18 +50,20 @@ public sealed partial class CampaignGrain(
 
         _entry = new CampaignEntry(key, id, state.State.Model, state.State.Stats);
         silo.Register(key, id);
-        silo.View.Add(_entry);
-
         if (durability.Journal is not null)
         {
-            // A cluster: the checkpoint holds the journal up to its position; learn the rest before any call.
+            // A cluster: the checkpoint holds the journal up to its position; learn the rest before any call, and before
+            // predictions see the model (an activation whose replay fails never enters the view half-replayed).
             _applied = _checkpointed = state.State.JournalSeq;
             await CatchUpAsync(long.MaxValue, cancellationToken).ConfigureAwait(true);
         }
 
+        silo.View.Add(_entry);
+
         // A reload that began after the state was read has replaced the stored state: read it again (the reload
-        // restores the grains it finds in the view, and this one may have joined the view after it looked).
-        else if (state.RecordExists && state.Etag != storage.Epoch.ToString(CultureInfo.InvariantCulture))
+        // restores the grains it finds in the view, and this one may have joined the view after it looked). Reload is
+        // a single-node operation: a cluster has none.
+        if (durability.Journal is null && state.RecordExists && state.Etag != storage.Epoch.ToString(CultureInfo.InvariantCulture))
         {
             await state.ReadStateAsync(cancellationToken).ConfigureAwait(true);
             _entry.Replace(state.State.Model ?? silo.NewCampaignModel(id), state.State.Stats);
