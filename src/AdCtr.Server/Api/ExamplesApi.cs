@@ -71,6 +71,10 @@ internal static class ExamplesApi
                 try
                 {
                     learned = await ingestor.IngestAsync(parsed.Batch, parsed.CampaignIds, parsed.Lines, key.Length == 0 ? null : key, context.RequestAborted).ConfigureAwait(false);
+                    if (!learned)
+                    {
+                        context.RequestServices.GetService<Cluster.ClusterMetrics>()?.Unlearned();
+                    }
                 }
                 catch (Exception e) when (IngestionFailures.Classify(e, context) is { } failure)
                 {

@@ -60,6 +60,9 @@ internal sealed class PostgreSqlJournal : ICampaignJournal, IAsyncDisposable
 
     public int CommandTimeoutSeconds => _commandTimeoutSeconds;
 
+    /// <summary>Receives every append's outcome (the metrics), or null.</summary>
+    public IJournalObserver? Observer { get; set; }
+
     /// <summary>Why the journal is unusable now (the last failure), or null when its last use succeeded.</summary>
     public string? Failure => _failure;
 
@@ -70,6 +73,7 @@ internal sealed class PostgreSqlJournal : ICampaignJournal, IAsyncDisposable
     /// </summary>
     public async Task<Dictionary<string, long>?> AppendAsync(string? batchKey, string[] campaigns, int[] counts, byte[][] payloads, CancellationToken cancellationToken)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -90,7 +94,9 @@ internal sealed class PostgreSqlJournal : ICampaignJournal, IAsyncDisposable
                 }
 
                 _failure = null;
-                return heads.Count == 0 && batchKey is not null && campaigns.Length > 0 ? null : heads;
+                var duplicate = heads.Count == 0 && batchKey is not null && campaigns.Length > 0;
+                Observer?.Appended(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, duplicate ? 0 : counts.Sum());
+                return duplicate ? null : heads;
             }
             catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure && attempt < 3)
             {
@@ -98,6 +104,7 @@ internal sealed class PostgreSqlJournal : ICampaignJournal, IAsyncDisposable
             }
             catch (Exception e) when (IsUnavailable(e) && !cancellationToken.IsCancellationRequested)
             {
+                Observer?.Failed();
                 throw Unavailable("the batch was not journaled", e);
             }
         }

@@ -75,12 +75,14 @@ public static partial class AdCtrServer
         });
         services.AddAdCtrMetrics();
         services.AddSingleton<ServerMetrics>();
+        services.AddSingleton(sp => new Cluster.ClusterMetrics(sp.GetRequiredService<AdCtr.Server.Telemetry.MetricsRegistry>(), sp.GetRequiredService<Cluster.PostgreSqlJournal>()));
         services.AddSingleton(sp =>
         {
             var readiness = new ServerReadiness();
             if (sp.GetService<Cluster.PostgreSqlJournal>() is { } journal)
             {
                 readiness.AddCondition(() => journal.Failure); // PostgreSQL unreachable: examples cannot be acknowledged
+                _ = sp.GetRequiredService<Cluster.ClusterMetrics>(); // exported from the start (readiness is resolved at start)
             }
 
             return readiness;

@@ -57,6 +57,12 @@ public sealed class PostgreSqlDurabilityTests(PostgreSqlServer postgres) : IClas
             await QueryAsync(connectionString, "SELECT campaign || ':' || first_seq || ':' || n FROM adctr_journal ORDER BY campaign, first_seq"));
         Assert.Equal(7, await ExamplesAsync(client, "c1"));
 
+        // Metrics: 10 examples committed (the repeated batch appended nothing), PostgreSQL up.
+        var metrics = await client.GetStringAsync("/metrics");
+        Assert.Contains("\nadctr_journal_appended_examples_total 10\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("\nadctr_journal_up 1\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("\nadctr_journal_append_duration_seconds_count 3\n", metrics, StringComparison.Ordinal);
+
         // A key longer than 255 characters is the client's error.
         using var tooLong = await PostAsync(client, body, new string('k', 256));
         Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode);

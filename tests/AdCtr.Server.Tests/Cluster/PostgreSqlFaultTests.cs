@@ -56,6 +56,11 @@ public sealed class PostgreSqlFaultTests(PostgreSqlServer postgres) : IClassFixt
                 Assert.Contains("is unreachable", report.RootElement.GetProperty("reason").GetString(), StringComparison.Ordinal);
             }
 
+            // Metrics: one failed append, PostgreSQL down.
+            var metrics = await client.GetStringAsync("/metrics");
+            Assert.Contains("\nadctr_journal_append_failures_total 1\n", metrics, StringComparison.Ordinal);
+            Assert.Contains("\nadctr_journal_up 0\n", metrics, StringComparison.Ordinal);
+
             // Statistics are the model's in memory: the 4 acknowledged examples, not the refused 3.
             Assert.Equal(4, await PostgreSqlDurabilityTests.ExamplesAsync(client, "c1"));
         }
