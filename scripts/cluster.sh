@@ -36,12 +36,11 @@ up() {
   for i in $(seq 1 $silos); do
     if [ -f "$dir/silo$i.pid" ] && kill -0 "$(cat "$dir/silo$i.pid")" 2>/dev/null; then continue; fi
     mkdir -p "$dir/silo$i"
-    # Durability off: the cluster's PostgreSQL journal is not built yet and the server refuses local durability with
-    # PostgreSql (README "Scale-out").
+    # Durable: examples are acknowledged once journaled in this PostgreSQL, campaign checkpoints live there too (README
+    # "Scale-out"); the silos' directories hold only their logs.
     (cd "$dir/silo$i" && exec nohup dotnet "$OLDPWD/$dll" --urls "http://127.0.0.1:$((18080 + i))" \
       --AdCtr:Cluster:Provider=PostgreSql "--AdCtr:Cluster:ConnectionString=$cs" \
-      --AdCtr:Cluster:SiloPort=$((21110 + i)) --AdCtr:Cluster:GatewayPort=0 \
-      --AdCtr:Durability:Enabled=false >"$dir/silo$i.log" 2>&1) &
+      --AdCtr:Cluster:SiloPort=$((21110 + i)) --AdCtr:Cluster:GatewayPort=0 >"$dir/silo$i.log" 2>&1) &
     echo $! >"$dir/silo$i.pid"
   done
   for i in $(seq 1 $silos); do

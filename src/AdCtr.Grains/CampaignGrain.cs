@@ -1,6 +1,8 @@
 using System.Globalization;
+using AdCtr.Grains.Journal;
 using AdCtr.Grains.Storage;
 using AdCtr.Learning.Models;
+using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 
 namespace AdCtr.Grains;
@@ -12,13 +14,29 @@ namespace AdCtr.Grains;
 /// <see cref="CampaignGrainStorage"/> and puts its model in the silo's <see cref="CampaignModelView"/>, which the
 /// predict path reads without calls; on deactivation (Orleans' activation collection, when idle) it writes its
 /// state and leaves the view.
+/// <para>
+/// In a cluster (<see cref="CampaignDurability.Journal"/> set) every slice arrives already durable in the campaign's
+/// journal, at known positions. The grain learns the journal in position order, exactly once: it remembers the last
+/// position it learned, skips a slice it already holds, and reads from the journal the entries it missed before
+/// learning a slice that arrives ahead of them. Its stored state (a checkpoint) records the position it holds: it
+/// is written every <see cref="CampaignDurability.CheckpointEvery"/> learned examples and at deactivation, and an
+/// activation (on any silo, e.g. after its silo died) loads it and replays the journal after it.
+/// </para>
 /// </summary>
-public sealed class CampaignGrain(
+public sealed partial class CampaignGrain(
     SiloModel silo,
     CampaignGrainStorage storage,
+    CampaignDurability durability,
+    ILogger<CampaignGrain> logger,
     [PersistentState("campaign", CampaignGrainStorage.ProviderName)] IPersistentState<CampaignState> state) : Grain, ICampaignGrain
 {
     private CampaignEntry? _entry;
+
+    /// <summary>The journal position the model holds (cluster only).</summary>
+    private long _applied;
+
+    /// <summary>The journal position of the last stored checkpoint (cluster only).</summary>
+    private long _checkpointed;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -32,11 +50,20 @@ public sealed class CampaignGrain(
 
         _entry = new CampaignEntry(key, id, state.State.Model, state.State.Stats);
         silo.Register(key, id);
+        if (durability.Journal is not null)
+        {
+            // A cluster: the checkpoint holds the journal up to its position; learn the rest before any call, and before
+            // predictions see the model (an activation whose replay fails never enters the view half-replayed).
+            _applied = _checkpointed = state.State.JournalSeq;
+            await CatchUpAsync(long.MaxValue, cancellationToken).ConfigureAwait(true);
+        }
+
         silo.View.Add(_entry);
 
         // A reload that began after the state was read has replaced the stored state: read it again (the reload
-        // restores the grains it finds in the view, and this one may have joined the view after it looked).
-        if (state.RecordExists && state.Etag != storage.Epoch.ToString(CultureInfo.InvariantCulture))
+        // restores the grains it finds in the view, and this one may have joined the view after it looked). Reload is
+        // a single-node operation: a cluster has none.
+        if (durability.Journal is null && state.RecordExists && state.Etag != storage.Epoch.ToString(CultureInfo.InvariantCulture))
         {
             await state.ReadStateAsync(cancellationToken).ConfigureAwait(true);
             _entry.Replace(state.State.Model ?? silo.NewCampaignModel(id), state.State.Stats);
@@ -60,7 +87,15 @@ public sealed class CampaignGrain(
     {
         try
         {
-            await state.WriteStateAsync(cancellationToken).ConfigureAwait(true);
+            if (durability.Journal is null)
+            {
+                await state.WriteStateAsync(cancellationToken).ConfigureAwait(true);
+            }
+            else if (_applied > _checkpointed)
+            {
+                // A failed checkpoint loses nothing: the journal after the previous one is replayed at the next activation.
+                await TryCheckpointAsync().ConfigureAwait(true);
+            }
         }
         finally
         {
@@ -71,8 +106,120 @@ public sealed class CampaignGrain(
 
     public Task<int> Learn(Immutable<CampaignSlice> slice)
     {
-        var batch = slice.Value.Batch;
-        var rows = slice.Value.Rows;
+        var value = slice.Value;
+        if (value.FirstSeq == 0 || durability.Journal is null)
+        {
+            LearnRows(value.Batch, value.Rows);
+            return Task.FromResult(value.Rows.Length);
+        }
+
+        return LearnJournaledAsync(value);
+    }
+
+    private async Task<int> LearnJournaledAsync(CampaignSlice slice)
+    {
+        var last = slice.FirstSeq + slice.Rows.Length - 1;
+        if (last <= _applied)
+        {
+            // Already learned: replayed at activation or read by a catch-up before this call arrived.
+            return slice.Rows.Length;
+        }
+
+        if (slice.FirstSeq != _applied + 1)
+        {
+            // Entries before this slice are durable (their positions were taken before its own) but their calls have
+            // not arrived: learn them from the journal first, so the campaign learns its journal in order.
+            await CatchUpAsync(slice.FirstSeq - 1, CancellationToken.None).ConfigureAwait(true);
+            if (slice.FirstSeq != _applied + 1)
+            {
+                throw new JournalUnavailableException(
+                    "campaign '" + _entry!.Id + "' holds journal position " + _applied + " but the journal has no entries before position " + slice.FirstSeq);
+            }
+        }
+
+        LearnRows(slice.Batch, slice.Rows);
+        _applied = last;
+        await MaybeCheckpointAsync().ConfigureAwait(true);
+        return slice.Rows.Length;
+    }
+
+    public async Task<CampaignSummary> SyncAndGetSummary()
+    {
+        if (durability.Journal is not null)
+        {
+            await CatchUpAsync(long.MaxValue, CancellationToken.None).ConfigureAwait(true);
+            await MaybeCheckpointAsync().ConfigureAwait(true);
+        }
+
+        return await GetSummary().ConfigureAwait(true);
+    }
+
+    /// <summary>Learns the journal entries after <see cref="_applied"/> that start at or before <paramref name="upToSeq"/>.</summary>
+    private async Task CatchUpAsync(long upToSeq, CancellationToken cancellationToken)
+    {
+        var entries = await durability.Journal!.ReadAsync(_entry!.Id, _applied, upToSeq, cancellationToken).ConfigureAwait(true);
+        if (entries.Count == 0)
+        {
+            return;
+        }
+
+        var batch = new ExampleBatch();
+        foreach (var entry in entries)
+        {
+            if (entry.FirstSeq != _applied + 1)
+            {
+                throw new JournalUnavailableException(
+                    "campaign '" + _entry.Id + "' holds journal position " + _applied + " but the next journal entry starts at " + entry.FirstSeq);
+            }
+
+            batch.Clear();
+            var count = CampaignJournalCodec.Decode(entry.Payload, batch);
+            if (count != entry.Count)
+            {
+                throw new InvalidDataException("journal entry " + entry.FirstSeq + " of campaign '" + _entry.Id + "' holds " + count + " rows, not " + entry.Count);
+            }
+
+            LearnRows(batch, AllRows(count));
+            _applied = entry.LastSeq;
+        }
+
+        Log.Replayed(logger, _entry.Id, entries.Count, entries[0].FirstSeq, _applied);
+    }
+
+    private static int[] AllRows(int count)
+    {
+        var rows = new int[count];
+        for (var i = 0; i < count; i++)
+        {
+            rows[i] = i;
+        }
+
+        return rows;
+    }
+
+    private Task MaybeCheckpointAsync() =>
+        _applied - _checkpointed >= durability.CheckpointEvery ? TryCheckpointAsync() : Task.CompletedTask;
+
+    /// <summary>
+    /// Stores the state with the journal position it holds. A failure is logged and changes nothing acknowledged: the
+    /// journal keeps every example after the previous checkpoint, and the next learned slice tries again.
+    /// </summary>
+    private async Task TryCheckpointAsync()
+    {
+        state.State.JournalSeq = _applied;
+        try
+        {
+            await state.WriteStateAsync().ConfigureAwait(true);
+            _checkpointed = _applied;
+        }
+        catch (Exception e) when (e is JournalUnavailableException or TimeoutException)
+        {
+            Log.CheckpointFailed(logger, e, _entry!.Id, _applied);
+        }
+    }
+
+    private void LearnRows(ExampleBatch batch, int[] rows)
+    {
         var global = silo.Global;
         var model = _entry!.Model;
         var stats = _entry.Stats;
@@ -86,8 +233,6 @@ public sealed class CampaignGrain(
             stats.Add(p, label, weight, now);
             observer?.Record(p, label, weight);
         }
-
-        return Task.FromResult(rows.Length);
     }
 
     public Task Activate() => Task.CompletedTask;
@@ -127,6 +272,15 @@ public sealed class CampaignGrain(
     {
         DeactivateOnIdle();
         return Task.CompletedTask;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2101, Level = LogLevel.Debug, Message = "Campaign {CampaignId}: learned {Entries} journal entries from position {From} to {To}")]
+        public static partial void Replayed(ILogger logger, string campaignId, int entries, long from, long to);
+
+        [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Campaign {CampaignId}: checkpoint at journal position {Seq} failed; the journal after the previous one is kept")]
+        public static partial void CheckpointFailed(ILogger logger, Exception exception, string campaignId, long seq);
     }
 
     private Task KeepAliveTick()

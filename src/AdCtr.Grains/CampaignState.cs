@@ -10,6 +10,12 @@ public sealed class CampaignState
     public SparseFtrlModel? Model { get; set; }
 
     public ProgressiveStats Stats { get; set; } = new();
+
+    /// <summary>
+    /// In a cluster: the campaign's journal position this state holds (every journaled example up to it is learned,
+    /// none after). Stored beside the compact bytes by the PostgreSQL grain storage, not inside them; 0 on a single node.
+    /// </summary>
+    public long JournalSeq { get; set; }
 }
 
 /// <summary>

@@ -45,7 +45,11 @@ public sealed class ExampleBatch
         _cOffset[0] = 0;
     }
 
-    public void Add(EncodedExample x, float label, float weight, long timestampMs)
+    public void Add(EncodedExample x, float label, float weight, long timestampMs) =>
+        Add(x.Global.Indices, x.Global.Values, x.Campaign.Indices, x.Campaign.Values, label, weight, timestampMs, x.CampaignKey, x.HasCampaign);
+
+    /// <summary>Adds one encoded example given as its parts (a journal entry being replayed).</summary>
+    public void Add(ReadOnlySpan<int> globalIndices, ReadOnlySpan<float> globalValues, ReadOnlySpan<int> campaignIndices, ReadOnlySpan<float> campaignValues, float label, float weight, long timestampMs, ulong campaignKey, bool hasCampaign)
     {
         var i = Count;
         if (i + 1 >= _label.Length)
@@ -60,15 +64,15 @@ public sealed class ExampleBatch
             Array.Resize(ref _cOffset, n + 1);
         }
 
-        Append(ref _gi, ref _gv, _gOffset[i], x.Global);
-        Append(ref _ci, ref _cv, _cOffset[i], x.Campaign);
-        _gOffset[i + 1] = _gOffset[i] + x.Global.Count;
-        _cOffset[i + 1] = _cOffset[i] + x.Campaign.Count;
+        Append(ref _gi, ref _gv, _gOffset[i], globalIndices, globalValues);
+        Append(ref _ci, ref _cv, _cOffset[i], campaignIndices, campaignValues);
+        _gOffset[i + 1] = _gOffset[i] + globalIndices.Length;
+        _cOffset[i + 1] = _cOffset[i] + campaignIndices.Length;
         _label[i] = label;
         _weight[i] = weight;
         _time[i] = timestampMs;
-        _campaign[i] = x.CampaignKey;
-        _hasCampaign[i] = x.HasCampaign;
+        _campaign[i] = campaignKey;
+        _hasCampaign[i] = hasCampaign;
         Count = i + 1;
     }
 
@@ -90,9 +94,9 @@ public sealed class ExampleBatch
 
     public bool HasCampaign(int i) => _hasCampaign[i];
 
-    private static void Append(ref int[] indices, ref float[] values, int at, FeatureVector v)
+    private static void Append(ref int[] indices, ref float[] values, int at, ReadOnlySpan<int> newIndices, ReadOnlySpan<float> newValues)
     {
-        var need = at + v.Count;
+        var need = at + newIndices.Length;
         if (need > indices.Length)
         {
             var n = Math.Max(indices.Length * 2, need);
@@ -100,7 +104,7 @@ public sealed class ExampleBatch
             Array.Resize(ref values, n);
         }
 
-        v.Indices.CopyTo(indices.AsSpan(at));
-        v.Values.CopyTo(values.AsSpan(at));
+        newIndices.CopyTo(indices.AsSpan(at));
+        newValues.CopyTo(values.AsSpan(at));
     }
 }

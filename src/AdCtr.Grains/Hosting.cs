@@ -1,4 +1,6 @@
+using AdCtr.Grains.Journal;
 using AdCtr.Grains.Storage;
+using Orleans.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime.Hosting;
 
@@ -11,11 +13,27 @@ public static class CampaignGrainHosting
     /// Registers the campaign grain storage (<see cref="CampaignGrainStorage.ProviderName"/>) made by
     /// <paramref name="storage"/>, and the silo's <see cref="SiloModel"/> made by <paramref name="model"/>.
     /// </summary>
-    public static IServiceCollection AddCampaignGrains(this IServiceCollection services, Func<IServiceProvider, CampaignGrainStorage> storage, Func<IServiceProvider, SiloModel> model)
+    /// <param name="durability">In a cluster: the campaign journal, the checkpoint interval, and the grain storage
+    /// that keeps checkpoints (PostgreSQL); null: a single node, states in <paramref name="storage"/>.</param>
+    public static IServiceCollection AddCampaignGrains(
+        this IServiceCollection services,
+        Func<IServiceProvider, CampaignGrainStorage> storage,
+        Func<IServiceProvider, SiloModel> model,
+        (Func<IServiceProvider, CampaignDurability> Durability, Func<IServiceProvider, IGrainStorage> Checkpoints)? durability = null)
     {
         services.AddSingleton(storage);
         services.AddSingleton(model);
-        services.AddGrainStorage(CampaignGrainStorage.ProviderName, static (sp, _) => sp.GetRequiredService<CampaignGrainStorage>());
+        if (durability is { } cluster)
+        {
+            services.AddSingleton(cluster.Durability);
+            services.AddGrainStorage(CampaignGrainStorage.ProviderName, (sp, _) => cluster.Checkpoints(sp));
+        }
+        else
+        {
+            services.AddSingleton(CampaignDurability.Local);
+            services.AddGrainStorage(CampaignGrainStorage.ProviderName, static (sp, _) => sp.GetRequiredService<CampaignGrainStorage>());
+        }
+
         return services;
     }
 }

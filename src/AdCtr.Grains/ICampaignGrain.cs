@@ -22,6 +22,14 @@ public interface ICampaignGrain : IGrainWithStringKey
     [ReadOnly]
     Task Activate();
 
+    /// <summary>
+    /// In a cluster: learns the journal entries this grain has not learned yet (acknowledged batches whose learn call
+    /// failed or has not arrived), then returns the summary. On a single node the same as <see cref="GetSummary"/>.
+    /// Not read-only: it may learn.
+    /// </summary>
+    [Alias("sync-summary")]
+    Task<CampaignSummary> SyncAndGetSummary();
+
     /// <summary>Model size and progressive statistics.</summary>
     [Alias("summary")]
     [ReadOnly]
@@ -47,10 +55,14 @@ public interface ICampaignGrain : IGrainWithStringKey
 }
 
 /// <summary>The rows of a batch that belong to one campaign (the batch is shared by every campaign's slice).</summary>
+/// <param name="Batch">The whole batch.</param>
+/// <param name="Rows">The campaign's row numbers in the batch, in order.</param>
+/// <param name="FirstSeq">In a cluster, the campaign journal position of the slice's first row (its rows are at
+/// FirstSeq .. FirstSeq + Rows.Length - 1, already durable); 0 on a single node (no journal).</param>
 [GenerateSerializer]
 [Immutable]
 [Alias("adctr.campaign-slice")]
-public sealed record CampaignSlice([property: Id(0)] ExampleBatch Batch, [property: Id(1)] int[] Rows);
+public sealed record CampaignSlice([property: Id(0)] ExampleBatch Batch, [property: Id(1)] int[] Rows, [property: Id(2)] long FirstSeq = 0);
 
 /// <summary>What <c>GET /v1/campaigns/{id}</c> reports.</summary>
 [GenerateSerializer]

@@ -11,15 +11,26 @@ internal static class CampaignsApi
     public static RouteGroupBuilder MapCampaignsApi(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/v1");
-        group.MapGet("/campaigns/{id}", GetAsync).WithName("Campaign").WithSummary("Model and traffic statistics of one campaign");
+        group.MapGet("/campaigns/{id}", GetAsync).WithName("Campaign").WithSummary("Model and traffic statistics of one campaign")
+            .Produces<CampaignSummary>().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         group.MapGet("/campaigns", ListAsync).WithName("Campaigns").WithSummary("Campaigns with a model, sorted by id (or ?sort=examples|clicks, busiest first), paged");
         group.MapGet("/models", Models).WithName("Models").WithSummary("The model: version, spec, sizes, calibration");
         return group;
     }
 
-    internal static async Task<Results<Ok<CampaignSummary>, ProblemHttpResult>> GetAsync(string id, CtrEngine engine)
+    internal static async Task<IResult> GetAsync(string id, CtrEngine engine)
     {
-        var summary = await engine.GetCampaignAsync(id).ConfigureAwait(false);
+        CampaignSummary? summary;
+        try
+        {
+            summary = await engine.GetCampaignAsync(id).ConfigureAwait(false);
+        }
+        catch (Exception e) when (GrainFailures.IsUnavailable(e))
+        {
+            // E.g. the grain's silo died and Orleans has not declared it dead yet: 503 with Retry-After, not a 500.
+            return GrainFailures.Problem(e);
+        }
+
         return summary is null
             ? Problems.NotFound("unknown campaign", "campaign '" + id + "' has no model yet (no example of it was learned); predictions for it use the global model")
             : TypedResults.Ok(summary);

@@ -16,6 +16,14 @@ namespace AdCtr.Server.Api;
 /// </summary>
 internal static class ExamplesApi
 {
+    /// <summary>
+    /// Optional request header naming a batch (draft-ietf-httpapi-idempotency-key-header). In a cluster a batch sent
+    /// again with the same key after a lost or failed answer is journaled, and so learned, once.
+    /// </summary>
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+
+    public const int MaxIdempotencyKeyLength = 255;
+
     public static RouteGroupBuilder MapExamplesApi(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/v1");
@@ -24,6 +32,7 @@ internal static class ExamplesApi
             .WithSummary("Learn labeled examples (NDJSON or a JSON array); per-line results")
             .Accepts<ExampleDocument[]>("application/json", "application/x-ndjson")
             .Produces<ExamplesResponse>()
+            .Produces<ExamplesResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
@@ -47,13 +56,26 @@ internal static class ExamplesApi
             return parsed.Error;
         }
 
+        var key = context.Request.Headers[IdempotencyKeyHeader].ToString();
+        if (key.Length > MaxIdempotencyKeyLength)
+        {
+            parsed.Dispose();
+            metrics.Batch(IngestionEndpoint.Examples, IngestionResult.Rejected);
+            return Problems.BadRequest("invalid Idempotency-Key", "the Idempotency-Key header is longer than " + MaxIdempotencyKeyLength + " characters");
+        }
+
+        var learned = true;
         try
         {
             if (parsed.Batch.Count > 0)
             {
                 try
                 {
-                    await ingestor.IngestAsync(parsed.Batch, parsed.CampaignIds, parsed.Lines, context.RequestAborted).ConfigureAwait(false);
+                    learned = await ingestor.IngestAsync(parsed.Batch, parsed.CampaignIds, parsed.Lines, key.Length == 0 ? null : key, context.RequestAborted).ConfigureAwait(false);
+                    if (!learned)
+                    {
+                        context.RequestServices.GetService<Cluster.ClusterMetrics>()?.Unlearned();
+                    }
                 }
                 catch (Exception e) when (IngestionFailures.Classify(e, context) is { } failure)
                 {
@@ -87,7 +109,9 @@ internal static class ExamplesApi
                     title: "invalid examples",
                     type: "https://adctr.dev/problems/bad-request",
                     extensions: new Dictionary<string, object?> { ["rejected"] = parsed.Rejected })
-                : TypedResults.Ok(response);
+                : learned
+                    ? TypedResults.Ok(response)
+                    : TypedResults.Accepted((string?)null, response);
         }
         finally
         {

@@ -48,6 +48,13 @@ internal static class IngestionFailures
                     "https://adctr.dev/problems/storage-unavailable",
                     fault.Message + (fault.Operation == "snapshot" ? "" : "; nothing of this batch was stored or learned: send it again later"),
                     retry);
+            case AdCtr.Grains.Journal.JournalUnavailableException journal:
+                return new IngestionFailure(
+                    StatusCodes.Status503ServiceUnavailable,
+                    "durable store unavailable",
+                    "https://adctr.dev/problems/storage-unavailable",
+                    journal.Message + "; nothing of this batch was acknowledged: send it again later (with the same Idempotency-Key)",
+                    TimeSpan.FromSeconds(2));
             default:
                 return null;
         }

@@ -29,7 +29,10 @@ internal static partial class DurabilityHosting
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, DurabilityJsonContext.Default));
         services.AddSingleton<IngestionGate>();
 
-        var durable = configuration.GetSection(DurabilityOptions.SectionName).GetValue(nameof(DurabilityOptions.Enabled), true);
+        // In a cluster on PostgreSQL, durability is the journal and the campaign checkpoints there (SiloHosting), not the
+        // data directory's log and snapshots.
+        var clustered = string.Equals(configuration.GetSection(AdCtrClusterOptions.SectionName).GetValue(nameof(AdCtrClusterOptions.Provider), "Localhost"), "PostgreSql", StringComparison.OrdinalIgnoreCase);
+        var durable = configuration.GetSection(DurabilityOptions.SectionName).GetValue(nameof(DurabilityOptions.Enabled), true) && !clustered;
         if (durable)
         {
             services.AddSingleton<DurableState>();
@@ -85,6 +88,11 @@ internal static partial class DurabilityHosting
             var d = app.Services.GetRequiredService<IOptions<DurabilityOptions>>().Value;
             Log.StorageOptions(logger, Path.GetFullPath(s.Path), s.FsyncPolicy.ToString().ToLowerInvariant(), s.FsyncIntervalMs, d.SnapshotInterval);
         }
+        else if (app.Services.GetService<AdCtr.Server.Cluster.PostgreSqlJournal>() is not null)
+        {
+            var cluster = app.Services.GetRequiredService<AdCtrClusterOptions>();
+            Log.ClusterDurability(logger, PostgreSqlSchema.Describe(cluster.ConnectionString!), cluster.CheckpointEvery);
+        }
         else
         {
             Log.DurabilityOff(logger);
@@ -97,7 +105,9 @@ internal static partial class DurabilityHosting
         }
         else if (!durable)
         {
-            Log.AdminOff(logger, "durability is off");
+            Log.AdminOff(logger, app.Services.GetService<AdCtr.Server.Cluster.PostgreSqlJournal>() is not null
+                ? "they work on the single-node example log and snapshots, which a cluster on PostgreSQL does not use"
+                : "durability is off");
         }
         else
         {
@@ -118,6 +128,9 @@ internal static partial class DurabilityHosting
 
         [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Durability is off (AdCtr:Durability:Enabled=false): examples are not logged and the model is lost at exit")]
         public static partial void DurabilityOff(ILogger logger);
+
+        [LoggerMessage(EventId = 4106, Level = LogLevel.Information, Message = "Durability: examples acknowledged once journaled in PostgreSQL ({Database}), campaign checkpoints every {Every} examples and at deactivation; no data directory")]
+        public static partial void ClusterDurability(ILogger logger, string database, long every);
 
         [LoggerMessage(EventId = 4104, Level = LogLevel.Information, Message = "Admin endpoints are not mapped: {Reason}")]
         public static partial void AdminOff(ILogger logger, string reason);

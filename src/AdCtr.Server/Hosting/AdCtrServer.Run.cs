@@ -37,7 +37,8 @@ public static partial class AdCtrServer
                 // "Hosting failed to start" with a stack trace.
                 // (Read from the options, not by resolving DurabilityService: that would create the engine and the campaign
                 // grain storage inside the data directory first.)
-                if (app.Services.GetRequiredService<IOptions<DurabilityOptions>>().Value.Enabled)
+                // (In a cluster on PostgreSQL the durable store is the database, not a data directory.)
+                if (app.Services.GetRequiredService<IOptions<DurabilityOptions>>().Value.Enabled && !app.Services.GetRequiredService<AdCtrClusterOptions>().IsPostgreSql)
                 {
                     DataDirectory.Check(app.Services.GetRequiredService<IOptions<StorageOptions>>().Value);
                 }

@@ -68,12 +68,32 @@ public static partial class AdCtrServer
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<IGrainFactory>(),
                 sp.GetRequiredService<CampaignGrainStorage>(),
-                grains.IdleTimeout / 2);
+                grains.IdleTimeout / 2)
+            {
+                Journaled = sp.GetService<Cluster.PostgreSqlJournal>() is not null,
+            };
         });
         services.AddAdCtrMetrics();
         services.AddSingleton<ServerMetrics>();
-        services.AddSingleton<ServerReadiness>();
-        services.AddSingleton(sp => new ExampleIngestor(sp.GetRequiredService<CtrEngine>(), sp.GetService<IExampleSink>(), sp.GetService<AdCtr.Server.Durability.IngestionGate>(), sp.GetRequiredService<ServerMetrics>()));
+        services.AddSingleton(sp => new Cluster.ClusterMetrics(sp.GetRequiredService<AdCtr.Server.Telemetry.MetricsRegistry>(), sp.GetRequiredService<Cluster.PostgreSqlJournal>()));
+        services.AddSingleton(sp =>
+        {
+            var readiness = new ServerReadiness();
+            if (sp.GetService<Cluster.PostgreSqlJournal>() is { } journal)
+            {
+                readiness.AddCondition(() => journal.Failure); // PostgreSQL unreachable: examples cannot be acknowledged
+                _ = sp.GetRequiredService<Cluster.ClusterMetrics>(); // exported from the start (readiness is resolved at start)
+            }
+
+            return readiness;
+        });
+        services.AddSingleton(sp => new ExampleIngestor(
+            sp.GetRequiredService<CtrEngine>(),
+            sp.GetService<IExampleSink>(),
+            sp.GetService<AdCtr.Server.Durability.IngestionGate>(),
+            sp.GetRequiredService<ServerMetrics>(),
+            sp.GetService<Cluster.PostgreSqlJournal>(),
+            sp.GetRequiredService<AdCtrClusterOptions>().LearnRetryTimeout));
         AdCtr.Server.Durability.DurabilityHosting.AddAdCtrJoinerAndDurability(builder); // before EngineLifetime: recovery runs first
         services.AddHostedService<EngineLifetime>();
         builder.AddAdCtrConsole(); // after EngineLifetime: the history's first sample sees the recovered model

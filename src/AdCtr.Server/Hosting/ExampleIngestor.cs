@@ -9,12 +9,36 @@ namespace AdCtr.Server.Hosting;
 /// after both. Both steps run inside the <see cref="IngestionGate"/>, so a snapshot that quiesces the gate sees
 /// a model holding exactly the examples the log holds.
 /// </summary>
-internal sealed class ExampleIngestor(CtrEngine engine, IExampleSink? log = null, IngestionGate? gate = null, ServerMetrics? metrics = null)
+/// <para>
+/// In a cluster (<paramref name="journal"/> set, <c>AdCtr:Cluster:Provider=PostgreSql</c> with durability) the example
+/// log is not used: a batch is acknowledged once its campaigns' journal entries are committed in PostgreSQL
+/// (<see cref="CtrEngine.LearnJournaledAsync"/>).
+/// </para>
+internal sealed class ExampleIngestor(
+    CtrEngine engine,
+    IExampleSink? log = null,
+    IngestionGate? gate = null,
+    ServerMetrics? metrics = null,
+    Cluster.PostgreSqlJournal? journal = null,
+    TimeSpan learnRetry = default)
 {
     /// <param name="records">One log record per example of <paramref name="batch"/>: the raw NDJSON line of
     /// <c>/v1/examples</c>, or a <see cref="Joiner.JoinedExampleRecord"/> for a joined example.</param>
-    public async ValueTask IngestAsync(ExampleBatch batch, IReadOnlyDictionary<ulong, string> campaignIds, IReadOnlyList<ReadOnlyMemory<byte>> records, CancellationToken ct)
+    public async ValueTask IngestAsync(ExampleBatch batch, IReadOnlyDictionary<ulong, string> campaignIds, IReadOnlyList<ReadOnlyMemory<byte>> records, CancellationToken ct) =>
+        _ = await IngestAsync(batch, campaignIds, records, null, ct).ConfigureAwait(false);
+
+    /// <param name="batchKey">The client's idempotency key of the batch (cluster only), or null.</param>
+    /// <returns>True when the batch is learned; false (cluster only) when it is durable and acknowledged but some
+    /// campaign has not learned it yet (it will at its next call or activation).</returns>
+    public async ValueTask<bool> IngestAsync(ExampleBatch batch, IReadOnlyDictionary<ulong, string> campaignIds, IReadOnlyList<ReadOnlyMemory<byte>> records, string? batchKey, CancellationToken ct)
     {
+        if (journal is not null)
+        {
+            var learned = await engine.LearnJournaledAsync(batch, campaignIds, journal, batchKey, learnRetry, ct).ConfigureAwait(false);
+            metrics?.ExamplesLearned(batch.Count);
+            return learned;
+        }
+
         using var entry = gate is null ? default : await gate.EnterAsync(ct).ConfigureAwait(false);
         if (log is not null)
         {
@@ -23,6 +47,7 @@ internal sealed class ExampleIngestor(CtrEngine engine, IExampleSink? log = null
 
         await engine.LearnAsync(batch, campaignIds).ConfigureAwait(false);
         metrics?.ExamplesLearned(batch.Count);
+        return true;
     }
 }
 

@@ -8,13 +8,16 @@ internal sealed class ClusterStoreStartupException(string message, Exception inn
 
 /// <summary>
 /// Creates, idempotently, the tables and queries the cluster keeps in PostgreSQL (Orleans' ADO.NET membership: see the
-/// sources named in <c>Sql/orleans-clustering.sql</c>). Runs as a hosted service registered before the silo's, so that
+/// sources named in <c>Sql/orleans-clustering.sql</c>; the example journal and campaign checkpoints: <c>Sql/adctr-journal.sql</c>). Runs as a hosted service registered before the silo's, so that
 /// the schema exists when Orleans' membership first reads it; an empty database is enough.
 /// </summary>
 internal sealed class PostgreSqlSchema(string connectionString) : IHostedService
 {
     /// <summary>Key of the advisory lock that serialises the silos that start together (an arbitrary constant: "AdCtrSch").</summary>
     private const long SchemaLockKey = 0x416443747253_6368;
+
+    /// <summary>Orleans' membership, then AdCtr's journal and campaign checkpoints (Sql/adctr-journal.sql).</summary>
+    private static readonly string[] Scripts = ["sql/orleans-clustering.sql", "sql/adctr-journal.sql"];
 
     public Task StartAsync(CancellationToken cancellationToken) => EnsureAsync(connectionString, cancellationToken);
 
@@ -33,8 +36,9 @@ internal sealed class PostgreSqlSchema(string connectionString) : IHostedService
                 await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            await using (var script = new NpgsqlCommand(Script("sql/orleans-clustering.sql"), connection, transaction))
+            foreach (var name in Scripts)
             {
+                await using var script = new NpgsqlCommand(Script(name), connection, transaction);
                 await script.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
+using AdCtr.Grains.Journal;
 using AdCtr.Grains.Storage;
+using AdCtr.Server.Cluster;
 using AdCtr.Server.Durability;
 using AdCtr.Server.Model;
 using AdCtr.Learning.Features;
@@ -67,7 +69,41 @@ public sealed class AdCtrClusterOptions
 
     public string AdvertisedAddress { get; set; } = "127.0.0.1";
 
+    /// <summary>
+    /// <c>PostgreSql</c> with durability on: a campaign grain writes a checkpoint (its state and the journal position it
+    /// holds) once it has learned this many journaled examples since its last one, and at deactivation. An activation
+    /// replays at most about this many examples of the journal. Default 10,000.
+    /// </summary>
+    public long CheckpointEvery { get; set; } = 10_000;
+
+    /// <summary>Longest wait for one PostgreSQL statement of the journal or the checkpoints. Default 10 s.</summary>
+    public TimeSpan JournalTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long <c>/v1/examples</c> keeps retrying the learn calls of a journaled batch whose campaign grain failed (for
+    /// example on a silo that died and is not yet declared dead). Past it the batch is answered 202: acknowledged
+    /// (durable), learned by the campaign's next call or activation. Default 30 s.
+    /// </summary>
+    public TimeSpan LearnRetryTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Orleans failure detection (<c>ClusterMembershipOptions.ProbeTimeout</c>): period and timeout of the probes a silo
+    /// sends its monitored peers. Null keeps Orleans' default (5 s).
+    /// </summary>
+    public TimeSpan? ProbeTimeout { get; set; }
+
+    /// <summary>
+    /// Orleans failure detection (<c>ClusterMembershipOptions.NumMissedProbesLimit</c>): missed probes after which a silo
+    /// suspects a peer and votes it dead. Null keeps Orleans' default (3).
+    /// </summary>
+    public int? NumMissedProbesLimit { get; set; }
+
     internal string? Validate() =>
+        CheckpointEvery <= 0 || JournalTimeout <= TimeSpan.Zero || LearnRetryTimeout < TimeSpan.Zero || ProbeTimeout <= TimeSpan.Zero || NumMissedProbesLimit <= 0
+            ? "AdCtr:Cluster: CheckpointEvery, JournalTimeout, ProbeTimeout and NumMissedProbesLimit must be positive, LearnRetryTimeout not negative"
+            : ValidateEndpoints();
+
+    private string? ValidateEndpoints() =>
         !string.Equals(Provider, "Localhost", StringComparison.OrdinalIgnoreCase) && !IsPostgreSql
             ? "AdCtr:Cluster:Provider '" + Provider + "' is not supported; use Localhost or PostgreSql"
             : IsPostgreSql && string.IsNullOrWhiteSpace(ConnectionString)
@@ -98,18 +134,19 @@ internal static class SiloHosting
         builder.Services.AddSingleton(grains);
         builder.Services.AddSingleton(cluster);
         var durable = configuration.GetSection(DurabilityOptions.SectionName).GetValue(nameof(DurabilityOptions.Enabled), true);
+        var journaled = cluster.IsPostgreSql && durable;
         if (cluster.IsPostgreSql)
         {
-            if (durable)
-            {
-                // Issue 11's durability in a cluster (an example journal and campaign checkpoints in PostgreSQL) is not
-                // built yet: the single-node log would hold each silo's only copy, so it is refused rather than half-working.
-                throw new Microsoft.Extensions.Options.OptionsValidationException(AdCtrClusterOptions.SectionName, typeof(AdCtrClusterOptions),
-                    ["AdCtr:Cluster:Provider PostgreSql does not yet keep examples durable in PostgreSQL; start it with AdCtr:Durability:Enabled=false"]);
-            }
-
             // Registered before UseOrleans so that it starts (hosted services start in order) before the silo joins.
             builder.Services.AddHostedService(_ => new PostgreSqlSchema(cluster.ConnectionString!));
+        }
+
+        if (journaled)
+        {
+            // Durability in a cluster is PostgreSQL's, not a data directory's: the example journal and the campaign
+            // checkpoints (AdCtr.Server.Cluster); the single-node log and snapshots are not used.
+            builder.Services.AddSingleton(_ => new PostgreSqlJournal(cluster.ConnectionString!, cluster.JournalTimeout));
+            builder.Services.AddHostedService<JournalHealthProbe>();
         }
 
         var siloPort = cluster.SiloPort == 0 ? FreeLoopbackPort() : cluster.SiloPort;
@@ -131,6 +168,21 @@ internal static class SiloHosting
                     o.ServiceId = cluster.ServiceId;
                 });
                 silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), siloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
+
+                // Failure detection: a silo is declared dead after NumMissedProbesLimit missed probes of ProbeTimeout each
+                // (and enough votes); left at Orleans' defaults (5 s, 3) unless configured.
+                silo.Configure<ClusterMembershipOptions>(o =>
+                {
+                    if (cluster.ProbeTimeout is { } probe)
+                    {
+                        o.ProbeTimeout = probe;
+                    }
+
+                    if (cluster.NumMissedProbesLimit is { } missed)
+                    {
+                        o.NumMissedProbesLimit = missed;
+                    }
+                });
             }
             else
             {
@@ -146,8 +198,11 @@ internal static class SiloHosting
             silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = grains.CallTimeout);
             silo.Configure<GrainDirectoryOptions>(o => o.CacheSize = grains.DirectoryCacheSize);
             silo.Services.AddCampaignGrains(
-                _ => durable ? new CampaignGrainStorage(Path.Combine(dataPath, "grains", "campaigns")) : new CampaignGrainStorage(TemporaryGrainDirectory(), deleteOnDispose: true),
-                sp => sp.GetRequiredService<CtrEngine>().Silo);
+                _ => durable && !journaled ? new CampaignGrainStorage(Path.Combine(dataPath, "grains", "campaigns")) : new CampaignGrainStorage(TemporaryGrainDirectory(), deleteOnDispose: true),
+                sp => sp.GetRequiredService<CtrEngine>().Silo,
+                journaled
+                    ? (sp => new CampaignDurability(sp.GetRequiredService<PostgreSqlJournal>(), cluster.CheckpointEvery), sp => new PostgreSqlCampaignStorage(sp.GetRequiredService<PostgreSqlJournal>()))
+                    : null);
         });
         return builder;
     }

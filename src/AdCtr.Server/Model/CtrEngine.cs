@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using AdCtr.Grains.Storage;
 using AdCtr.Learning.Features;
 using AdCtr.Learning.Ftrl;
@@ -385,9 +386,176 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
         Interlocked.Add(ref _examplesLearned, batch.Count);
     }
 
-    /// <summary>Statistics of one campaign (through its grain, activating it if it is stored), or null when it has no model.</summary>
-    public async ValueTask<CampaignSummary?> GetCampaignAsync(string id) =>
-        IsKnownCampaign(id) ? await CampaignGrain(id).GetSummary().ConfigureAwait(false) : null;
+    /// <summary>
+    /// Learns a batch in a cluster, where acknowledged means durable in PostgreSQL: appends each campaign's rows to the
+    /// campaign journal in one statement (one round trip and one commit per batch), then has each campaign's grain learn
+    /// its slice at the journal positions it took. Throws <see cref="AdCtr.Grains.Journal.JournalUnavailableException"/>
+    /// when the append fails: then nothing of the batch is journaled or learned. A batch whose
+    /// <paramref name="batchKey"/> was journaled before is not appended again; its campaigns' grains catch up with their
+    /// journals instead. Learn calls that fail are retried until <paramref name="retryFor"/> has passed (a grain on a
+    /// silo that died is activated elsewhere once Orleans declares the silo dead, and replays its journal).
+    /// </summary>
+    /// <returns>True when every campaign has learned the batch; false when some had not when the retries ran out (the
+    /// batch is durable all the same: those campaigns learn it at their next call or activation).</returns>
+    public async ValueTask<bool> LearnJournaledAsync(
+        ExampleBatch batch, IReadOnlyDictionary<ulong, string> campaignIds, Cluster.PostgreSqlJournal journal, string? batchKey, TimeSpan retryFor, CancellationToken ct)
+    {
+        var byCampaign = new SortedDictionary<string, List<int>>(StringComparer.Ordinal);
+        List<int>? uncampaigned = null;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (!batch.HasCampaign(i))
+            {
+                (uncampaigned ??= []).Add(i);
+                continue;
+            }
+
+            var id = campaignIds[batch.CampaignKey(i)];
+            if (!byCampaign.TryGetValue(id, out var list))
+            {
+                byCampaign[id] = list = [];
+            }
+
+            list.Add(i);
+        }
+
+        // Each campaign's grain gets a batch of its own rows only: in a cluster two thirds of the grains are on other
+        // silos, and a slice of the whole batch would serialize every campaign's rows to each of them.
+        var ids = new string[byCampaign.Count];
+        var slices = new ExampleBatch[byCampaign.Count];
+        var rows = new int[byCampaign.Count][];
+        var counts = new int[byCampaign.Count];
+        var payloads = new byte[byCampaign.Count][];
+        var c = 0;
+        foreach (var (id, list) in byCampaign)
+        {
+            ids[c] = id;
+            counts[c] = list.Count;
+            payloads[c] = AdCtr.Grains.Journal.CampaignJournalCodec.Encode(batch, CollectionsMarshal.AsSpan(list));
+            slices[c] = new ExampleBatch();
+            rows[c] = new int[list.Count];
+            for (var r = 0; r < list.Count; r++)
+            {
+                var i = list[r];
+                slices[c].Add(batch.GlobalIndices(i), batch.GlobalValues(i), batch.CampaignIndices(i), batch.CampaignValues(i), batch.Label(i), batch.Weight(i), batch.Timestamp(i), batch.CampaignKey(i), true);
+                rows[c][r] = r;
+            }
+
+            c++;
+        }
+
+        var heads = ids.Length == 0 ? [] : await journal.AppendAsync(batchKey, ids, counts, payloads, ct).ConfigureAwait(false);
+
+        // Durable from here on. Examples without a campaign are not journaled: they only feed this silo's global model.
+        if (uncampaigned is not null)
+        {
+            var now = Time.GetUtcNow().ToUnixTimeMilliseconds();
+            foreach (var i in uncampaigned)
+            {
+                var label = batch.Label(i);
+                var weight = batch.Weight(i);
+                var p = GlmixSpans.Learn(Global, null, batch.GlobalIndices(i), batch.GlobalValues(i), default, default, label, weight);
+                lock (_uncampaigned)
+                {
+                    _uncampaigned.Add(p, label, weight, now);
+                }
+
+                ((IProgressiveObserver)this).Record(p, label, weight);
+            }
+        }
+
+        for (var k = 0; k < ids.Length; k++)
+        {
+            RegisterCampaign(SiloModel.KeyOf(ids[k]), ids[k]);
+        }
+
+        var pending = new List<int>(ids.Length);
+        for (var k = 0; k < ids.Length; k++)
+        {
+            pending.Add(k);
+        }
+
+        var deadline = Time.GetUtcNow() + retryFor;
+        var pause = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            var calls = new Task[pending.Count];
+            for (var j = 0; j < pending.Count; j++)
+            {
+                var k = pending[j];
+                var grain = CampaignGrain(ids[k]);
+                calls[j] = heads is null
+                    ? grain.SyncAndGetSummary()
+                    : grain.Learn(new CampaignSlice(slices[k], rows[k], heads[ids[k]] - counts[k] + 1).AsImmutable());
+            }
+
+            try
+            {
+                await Task.WhenAll(calls).ConfigureAwait(false);
+            }
+            catch (Exception e) when (GrainFailures.IsUnavailable(e))
+            {
+                // Looked at per call below.
+            }
+
+            var failed = new List<int>();
+            for (var j = 0; j < calls.Length; j++)
+            {
+                if (!calls[j].IsCompletedSuccessfully)
+                {
+                    if (calls[j].Exception?.InnerException is { } error && !GrainFailures.IsUnavailable(error))
+                    {
+                        await calls[j].ConfigureAwait(false); // a bug: let it surface
+                    }
+
+                    failed.Add(pending[j]);
+                }
+            }
+
+            if (failed.Count == 0)
+            {
+                Interlocked.Add(ref _examplesLearned, batch.Count);
+                return true;
+            }
+
+            if (Time.GetUtcNow() + pause > deadline || ct.IsCancellationRequested)
+            {
+                return false;
+            }
+
+            await Task.Delay(pause, Time, ct).ConfigureAwait(false);
+            pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+            pending = failed;
+        }
+    }
+
+    /// <summary>True in a cluster whose examples are journaled in PostgreSQL (campaign grains then catch up with their journal before reporting).</summary>
+    public bool Journaled { get; init; }
+
+    /// <summary>
+    /// Statistics of one campaign (through its grain, activating it if it is stored), or null when it has no model. In a
+    /// cluster the grain first learns what its journal holds beyond its model (one PostgreSQL read), so the statistics
+    /// count every acknowledged example; when PostgreSQL is unreachable they are the model's as it is.
+    /// </summary>
+    public async ValueTask<CampaignSummary?> GetCampaignAsync(string id)
+    {
+        if (!Journaled)
+        {
+            return IsKnownCampaign(id) ? await CampaignGrain(id).GetSummary().ConfigureAwait(false) : null;
+        }
+
+        CampaignSummary summary;
+        try
+        {
+            summary = await CampaignGrain(id).SyncAndGetSummary().ConfigureAwait(false);
+        }
+        catch (AdCtr.Grains.Journal.JournalUnavailableException)
+        {
+            summary = await CampaignGrain(id).GetSummary().ConfigureAwait(false);
+        }
+
+        return summary.Examples > 0 || IsKnownCampaign(id) ? summary : null;
+    }
 
     /// <summary>Current weights of the campaign-part features in <paramref name="named"/> (explain), from the campaign's grain.</summary>
     public async ValueTask<float[]> CampaignWeightsAsync(string id, List<NamedFeature> named)

@@ -96,13 +96,13 @@ public sealed class PostgreSqlClusterTests(PostgreSqlServer postgres) : IClassFi
     }
 
     [Fact]
-    public async Task Start_PostgreSqlWithLocalDurability_RefusedAsNotYetSupported_Exit1()
+    public async Task Start_CheckpointEveryZero_RefusedWithTheOptionNamed_Exit1()
     {
         using var dir = new TempDirectory();
-        await using var server = ServerProcess.Start(dir.Path, "--AdCtr:Cluster:Provider=PostgreSql", "--AdCtr:Cluster:ConnectionString=Host=127.0.0.1;Port=1");
+        await using var server = ServerProcess.Start(dir.Path, "--AdCtr:Cluster:Provider=PostgreSql", "--AdCtr:Cluster:ConnectionString=Host=127.0.0.1;Port=1", "--AdCtr:Cluster:CheckpointEvery=0");
         Assert.Equal(1, await server.WaitForExitAsync(ExitTimeout));
         Assert.Equal(
-            "AdCtr.Server could not start: invalid configuration: AdCtr:Cluster:Provider PostgreSql does not yet keep examples durable in PostgreSQL; start it with AdCtr:Durability:Enabled=false",
+            "AdCtr.Server could not start: invalid configuration: AdCtr:Cluster: CheckpointEvery, JournalTimeout, ProbeTimeout and NumMissedProbesLimit must be positive, LearnRetryTimeout not negative",
             server.StandardError.Trim());
     }
 

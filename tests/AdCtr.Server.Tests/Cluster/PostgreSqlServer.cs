@@ -37,12 +37,31 @@ public sealed class PostgreSqlServer : IDisposable
 
         var data = Path.Combine(_directory, "data");
         Run(Path.Combine(BinDirectory, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync");
-        Run(Path.Combine(BinDirectory, "pg_ctl"), "-D", data, "-l", Path.Combine(_directory, "server.log"), "-w", "-t", "60",
-            "-o", "-p " + Port.ToString(CultureInfo.InvariantCulture) + " -k " + _directory + " -c listen_addresses=127.0.0.1 -c fsync=off", "start");
+        Start();
+    }
+
+    private bool _started;
+
+    /// <summary>
+    /// fsync off (tests need no crash safety of the database itself), unless ADCTR_TEST_PG_FSYNC=on: for write-rate
+    /// figures of a database that syncs its commits (PostgreSqlJournalTests prints one).
+    /// </summary>
+    private static string Fsync => Environment.GetEnvironmentVariable("ADCTR_TEST_PG_FSYNC") == "on" ? "on" : "off";
+
+    /// <summary>Starts the server (again, after <see cref="Stop"/>) on the same port and data, waiting until it accepts connections.</summary>
+    public void Start()
+    {
+        Run(Path.Combine(BinDirectory, "pg_ctl"), "-D", Path.Combine(_directory, "data"), "-l", Path.Combine(_directory, "server.log"), "-w", "-t", "60",
+            "-o", "-p " + Port.ToString(CultureInfo.InvariantCulture) + " -k " + _directory + " -c listen_addresses=127.0.0.1 -c fsync=" + Fsync, "start");
         _started = true;
     }
 
-    private readonly bool _started;
+    /// <summary>Stops the server at once (<c>pg_ctl stop -m immediate</c>: open connections are cut), waiting until it is down.</summary>
+    public void Stop()
+    {
+        Run(Path.Combine(BinDirectory, "pg_ctl"), "-D", Path.Combine(_directory, "data"), "-m", "immediate", "-w", "-t", "60", "stop");
+        _started = false;
+    }
 
     public int Port { get; }
 

@@ -63,7 +63,17 @@ internal sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>The address once the server listens; fails if it exits first. Bounded by <paramref name="timeout"/>.</summary>
-    public Task<Uri> ListeningAsync(TimeSpan timeout) => _listening.Task.WaitAsync(timeout);
+    public async Task<Uri> ListeningAsync(TimeSpan timeout)
+    {
+        try
+        {
+            return await _listening.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException("the server did not listen within " + timeout + ". stdout:\n" + StandardOutput + "\nstderr:\n" + StandardError);
+        }
+    }
 
     /// <summary>Waits for the process to exit (bounded) and returns its exit code.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
@@ -81,6 +91,9 @@ internal sealed class ServerProcess : IAsyncDisposable
         _process.WaitForExit(); // drains the output readers
         return _process.ExitCode;
     }
+
+    /// <summary>SIGKILL (<see cref="Process.Kill()"/> on Linux): no shutdown code runs.</summary>
+    public void Kill() => _process.Kill();
 
     /// <summary>SIGTERM, as a service manager stops a process.</summary>
     public void Terminate()
