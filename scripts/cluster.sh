@@ -4,12 +4,12 @@
 #   scripts/cluster.sh down    stop the three servers (SIGTERM, then SIGKILL after 30 s) and PostgreSQL
 #   scripts/cluster.sh purge   down, then delete the cluster's directory
 # Everything (database files, logs, pid files) lives in $ADCTR_CLUSTER_DIR (default ./.cluster). Ports:
-# PostgreSQL $ADCTR_PG_PORT (55432), HTTP 18081-18083, silo-to-silo 21111-21113, no Orleans gateway.
+# PostgreSQL $ADCTR_PG_PORT (25432: below Linux's ephemeral range 32768-60999, so no outgoing connection can hold it), HTTP 18081-18083, silo-to-silo 21111-21113, no Orleans gateway.
 # Needs Debian's postgresql package (apt-get install postgresql) and the .NET SDK. Only 127.0.0.1 is used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${ADCTR_CLUSTER_DIR:-$PWD/.cluster}
-pg_port=${ADCTR_PG_PORT:-55432}
+pg_port=${ADCTR_PG_PORT:-25432}
 bin=/usr/lib/postgresql/15/bin
 dll=src/AdCtr.Server/bin/Release/net10.0/AdCtr.Server.dll
 silos=3
@@ -58,7 +58,7 @@ up() {
 }
 
 down() {
-  [ -d "$dir" ] || return 0
+  [ -d "$dir" ] || { echo "no cluster in $dir"; return 0; }
   for i in $(seq 1 $silos); do
     [ -f "$dir/silo$i.pid" ] || continue
     local pid; pid=$(cat "$dir/silo$i.pid")
@@ -71,12 +71,17 @@ down() {
   if [ -d "$dir/pg/data" ]; then
     as_postgres "$bin/pg_ctl" -D "$dir/pg/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
   fi
-  echo "cluster stopped ($dir kept; 'purge' deletes it)"
+  if [ "${1:-}" = purge ]; then
+    rm -rf "$dir"
+    echo "cluster stopped, $dir deleted"
+  else
+    echo "cluster stopped ($dir kept; 'purge' deletes it)"
+  fi
 }
 
 case "${1:-}" in
   up) up ;;
   down) down ;;
-  purge) down; rm -rf "$dir" ;;
+  purge) down purge ;;
   *) echo "usage: $0 up|down|purge" >&2; exit 2 ;;
 esac

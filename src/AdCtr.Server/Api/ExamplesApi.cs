@@ -74,6 +74,7 @@ internal static class ExamplesApi
                     learned = await ingestor.IngestAsync(parsed.Batch, parsed.CampaignIds, parsed.Lines, key.Length == 0 ? null : key, context.RequestAborted).ConfigureAwait(false);
                     if (!learned)
                     {
+                        parsed.Abandon(); // calls still running may hold the batch
                         context.RequestServices.GetService<Cluster.ClusterMetrics>()?.Unlearned();
                     }
                 }
