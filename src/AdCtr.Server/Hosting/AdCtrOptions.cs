@@ -88,6 +88,13 @@ public sealed class CalibrationOptions
     [Range(1, 10_000_000)]
     public int RefitEvery { get; set; } = 50_000;
 
+    /// <summary>
+    /// And at most once per this interval: at 200,000 examples/s a refit every 50,000 examples sorted the 200,000-entry
+    /// window four times a second, 5 % of the server's CPU in an ingestion profile. Default 5 s; zero: no limit.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan MinRefitInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Do not calibrate before this many labelled pairs were seen (identity until then).</summary>
     [Range(1, 10_000_000)]
     public int MinExamples { get; set; } = 10_000;

@@ -6,13 +6,16 @@ namespace AdCtr.Server.Model;
 
 /// <summary>
 /// Keeps the most recent progressive (prediction, label, weight) triples in a ring and refits the calibrator
-/// on them in the background every <see cref="CalibrationOptions.RefitEvery"/> examples; the new calibrator
+/// on them in the background every <see cref="CalibrationOptions.RefitEvery"/> examples (at most once per
+/// <see cref="CalibrationOptions.MinRefitInterval"/>); the new calibrator
 /// replaces the old one atomically (readers never see a half-built one). Isotonic regression by
 /// pool-adjacent-violators or Platt scaling, as configured.
 /// </summary>
 internal sealed class CalibrationService
 {
     private readonly CalibrationOptions _options;
+    private readonly TimeProvider _time;
+    private long _lastRefitTimestamp = long.MinValue;
     private readonly double[] _p;
     private readonly int[] _y;
     private readonly double[] _w;
@@ -21,9 +24,10 @@ internal sealed class CalibrationService
     private int _refitting;
     private volatile ICalibrator _current = IdentityCalibrator.Instance;
 
-    public CalibrationService(CalibrationOptions options)
+    public CalibrationService(CalibrationOptions options, TimeProvider? time = null)
     {
         _options = options;
+        _time = time ?? TimeProvider.System;
         var size = options.Kind == CalibrationKind.None ? 1 : options.Window;
         _p = new double[size];
         _y = new int[size];
@@ -34,6 +38,14 @@ internal sealed class CalibrationService
     public ICalibrator Current => _current;
 
     public long Fits { get; private set; }
+
+    private long _refitsStarted;
+
+    /// <summary>Background refits started by <see cref="Record"/> (tests).</summary>
+    internal long RefitsStarted => Interlocked.Read(ref _refitsStarted);
+
+    /// <summary>The background refit started last (tests wait for it).</summary>
+    internal Task LastRefit { get; private set; } = Task.CompletedTask;
 
     public void Record(double p, float label, float weight)
     {
@@ -49,8 +61,19 @@ internal sealed class CalibrationService
         _w[slot] = weight;
         if (n >= Volatile.Read(ref _nextRefit) && Interlocked.CompareExchange(ref _refitting, 1, 0) == 0)
         {
+            var last = Volatile.Read(ref _lastRefitTimestamp);
+            if (last != long.MinValue && _time.GetElapsedTime(last) < _options.MinRefitInterval)
+            {
+                // Too soon after the last refit: look again after a sixteenth of RefitEvery more examples.
+                Volatile.Write(ref _nextRefit, n + Math.Max(1, _options.RefitEvery / 16));
+                Volatile.Write(ref _refitting, 0);
+                return;
+            }
+
+            Volatile.Write(ref _lastRefitTimestamp, _time.GetTimestamp());
             Volatile.Write(ref _nextRefit, n + _options.RefitEvery);
-            _ = Task.Run(Refit);
+            Interlocked.Increment(ref _refitsStarted);
+            LastRefit = Task.Run(Refit);
         }
     }
 

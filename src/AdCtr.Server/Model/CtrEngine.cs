@@ -47,7 +47,7 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
         CampaignField = spec.CampaignField is null ? -1 : spec.IndexOf(spec.CampaignField);
         AdField = spec.IndexOf("adId");
         AdvertiserField = spec.IndexOf("advertiserId");
-        Calibration = new CalibrationService(calibration);
+        Calibration = new CalibrationService(calibration, time);
         _grains = grains;
         Storage = storage;
         _impressionSalt = (ulong)Random.Shared.NextInt64();
