@@ -45,8 +45,12 @@ public sealed record EvalResult(long Examples, double Seconds, BinaryMetrics? Pr
 /// The offline evaluator behind <c>adctr-sim eval</c>. Online: one pass in file order, each row scored before
 /// it is learned (progressive validation, Blum, Kalai and Langford 1999); the last <c>holdout</c> fraction
 /// of rows is also accumulated as a holdout (and still learned after being scored). Batch: ML.NET L-BFGS (or FFM) on the
-/// first 1 - holdout of the rows, scored on the rest. Rows are counted in a first pass over the file so the
-/// holdout boundary is known; standard input is first spooled to a temporary file for that.
+/// first 1 - holdout of the rows, scored on the rest. The holdout is the last <c>floor(lines * holdout)</c> lines of
+/// the file. The online pass keeps every progressive prediction in order anyway (for the exact AUC), so it places
+/// that boundary after the pass, when the reader has seen every line, and takes the holdout metrics from the
+/// predictions after it (accumulated in the same order, so the figures are those of a separate accumulator).
+/// The batch models need the boundary before training: they count the lines in a first pass (standard input is
+/// first spooled to a temporary file for that).
 /// </summary>
 public static class OfflineEvaluator
 {
@@ -57,6 +61,16 @@ public static class OfflineEvaluator
         string? spooled = null;
         try
         {
+            var options = new ReaderOptions { Strict = settings.Strict };
+            var stopwatch = Stopwatch.StartNew();
+            if (settings.Model == EvalModel.Online)
+            {
+                var online = settings.Threads > 1
+                    ? RunOnlinePipelined(path, format, settings, options, progress, ct)
+                    : RunOnline(path, format, settings, options, progress, ct);
+                return online with { Seconds = stopwatch.Elapsed.TotalSeconds };
+            }
+
             if (path == ExampleReaders.StandardInput)
             {
                 spooled = Path.GetTempFileName();
@@ -70,15 +84,11 @@ public static class OfflineEvaluator
             }
 
             var lines = CountLines(path);
-            var firstHoldoutLine = lines - (long)Math.Floor(lines * settings.Holdout) + 1;
-            var options = new ReaderOptions { Strict = settings.Strict };
-            var stopwatch = Stopwatch.StartNew();
-            var result = settings.Model switch
-            {
-                EvalModel.Online => (settings.Threads > 1 ? RunOnlinePipelined : (Func<string, LogFormat, EvalSettings, ReaderOptions, long, Action<long>?, CancellationToken, EvalResult>)RunOnline)(path, format, settings, options, firstHoldoutLine, progress, ct),
-                EvalModel.Ffm => RunFfm(path, format, settings, options, firstHoldoutLine, progress, ct),
-                _ => RunBatch(path, format, settings, options, firstHoldoutLine, progress, ct),
-            };
+            var firstHoldoutLine = FirstHoldoutLine(lines, settings.Holdout);
+            stopwatch.Restart();
+            var result = settings.Model == EvalModel.Ffm
+                ? RunFfm(path, format, settings, options, firstHoldoutLine, progress, ct)
+                : RunBatch(path, format, settings, options, firstHoldoutLine, progress, ct);
             return result with { Seconds = stopwatch.Elapsed.TotalSeconds };
         }
         finally
@@ -90,7 +100,18 @@ public static class OfflineEvaluator
         }
     }
 
-    private static EvalResult RunOnline(string path, LogFormat format, EvalSettings s, ReaderOptions options, long firstHoldoutLine, Action<long>? progress, CancellationToken ct)
+    /// <summary>The first line of the holdout: the last <c>floor(lines * holdout)</c> lines are held out.</summary>
+    public static long FirstHoldoutLine(long lines, double holdout) => lines - (long)Math.Floor(lines * holdout) + 1;
+
+    /// <summary>The online pass's result: the holdout is the suffix of the progressive predictions from its first line on.</summary>
+    private static EvalResult OnlineResult(IExampleReader reader, EvalSettings s, MetricsAccumulator progressive, ExampleLines lines, long examples)
+    {
+        var firstHoldoutLine = FirstHoldoutLine(reader.LineNumber, s.Holdout);
+        var holdout = progressive.Suffix(lines.FirstExampleAtOrAfter(firstHoldoutLine));
+        return new EvalResult(examples, 0, progressive.Compute(), holdout.Compute(), holdout.Count, reader.Statistics.MalformedLines, reader.Statistics.FirstMalformed);
+    }
+
+    private static EvalResult RunOnline(string path, LogFormat format, EvalSettings s, ReaderOptions options, Action<long>? progress, CancellationToken ct)
     {
         var spec = s.Spec;
         using var reader = ExampleReaders.OpenFile(path, format, spec, options);
@@ -99,18 +120,14 @@ public static class OfflineEvaluator
         var row = new RawRow(spec.Fields.Length);
         var x = new EncodedExample();
         var progressive = new MetricsAccumulator();
-        var holdout = new MetricsAccumulator();
+        var lines = new ExampleLines();
         long examples = 0;
         while (reader.TryRead(row))
         {
             encoder.Encode(row, x);
             var p = model.Learn(x, row.Label, row.Weight);
-            var label = row.Label > 0 ? 1 : 0;
-            progressive.Add(p, label, row.Weight);
-            if (reader.LineNumber >= firstHoldoutLine)
-            {
-                holdout.Add(p, label, row.Weight);
-            }
+            progressive.Add(p, row.Label > 0 ? 1 : 0, row.Weight);
+            lines.Add(reader.LineNumber);
 
             if ((++examples & 0xFFFF) == 0)
             {
@@ -119,16 +136,16 @@ public static class OfflineEvaluator
             }
         }
 
-        return new EvalResult(examples, 0, progressive.Compute(), holdout.Compute(), holdout.Count, reader.Statistics.MalformedLines, reader.Statistics.FirstMalformed);
+        return OnlineResult(reader, s, progressive, lines, examples);
     }
 
-    private static EvalResult RunOnlinePipelined(string path, LogFormat format, EvalSettings s, ReaderOptions options, long firstHoldoutLine, Action<long>? progress, CancellationToken ct)
+    private static EvalResult RunOnlinePipelined(string path, LogFormat format, EvalSettings s, ReaderOptions options, Action<long>? progress, CancellationToken ct)
     {
         var spec = s.Spec;
         using var reader = ExampleReaders.OpenFile(path, format, spec, options);
         var model = new GlmixModel(spec.Bits, s.Global, s.Campaign, s.CampaignAdmission);
         var progressive = new MetricsAccumulator();
-        var holdout = new MetricsAccumulator();
+        var lines = new ExampleLines();
 
         // Reading + encoding on one thread, learning on this one: a bounded hand-off of reusable chunks keeps
         // both cores busy and memory constant.
@@ -153,12 +170,8 @@ public static class OfflineEvaluator
                         var label = chunk.Labels[i];
                         var weight = chunk.Weights[i];
                         var p = GlmixSpans.Learn(model.Global, campaign, chunk.GlobalIndices(i), chunk.GlobalValues(i), chunk.CampaignIndices(i), chunk.CampaignValues(i), label, weight);
-                        var y = label > 0 ? 1 : 0;
-                        progressive.Add(p, y, weight);
-                        if (chunk.Lines[i] >= firstHoldoutLine)
-                        {
-                            holdout.Add(p, y, weight);
-                        }
+                        progressive.Add(p, label > 0 ? 1 : 0, weight);
+                        lines.Add(chunk.Lines[i]);
                     }
 
                     examples += chunk.Count;
@@ -174,7 +187,7 @@ public static class OfflineEvaluator
             producer.GetAwaiter().GetResult();
         }
 
-        return new EvalResult(examples, 0, progressive.Compute(), holdout.Compute(), holdout.Count, reader.Statistics.MalformedLines, reader.Statistics.FirstMalformed);
+        return OnlineResult(reader, s, progressive, lines, examples);
     }
 
     private static void Produce(IExampleReader reader, FeatureSpec spec, ChannelWriter<EncodedChunk> full, ChannelReader<EncodedChunk> free, CancellationToken ct)
