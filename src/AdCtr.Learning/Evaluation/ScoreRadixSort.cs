@@ -24,6 +24,7 @@ internal static class ScoreRadixSort
     private const int Passes = (64 + DigitBits - 1) / DigitBits;
 
     /// <summary>Sorts <paramref name="records"/> in place; <paramref name="scratch"/> is at least as long.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // typically called once, on millions of records
     public static void Sort(Span<ScoreRecord> records, Span<ScoreRecord> scratch)
     {
         var n = records.Length;
