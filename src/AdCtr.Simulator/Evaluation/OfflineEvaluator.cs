@@ -54,6 +54,9 @@ public sealed record EvalResult(long Examples, double Seconds, BinaryMetrics? Pr
 /// </summary>
 public static class OfflineEvaluator
 {
+    /// <summary>How many examples ahead the pipelined learner prefetches the global model's coordinates.</summary>
+    private const int PrefetchDistance = 2;
+
     public static EvalResult Run(string path, LogFormat format, EvalSettings settings, Action<long>? progress = null, CancellationToken ct = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(settings.Holdout, 0.0);
@@ -166,6 +169,13 @@ public static class OfflineEvaluator
                 {
                     for (var i = 0; i < chunk.Count; i++)
                     {
+                        if (i + PrefetchDistance < chunk.Count)
+                        {
+                            // The global table is 32 MiB at 22 bits: start the reads of a later example's
+                            // coordinates now, so that their cache misses overlap this example's work.
+                            model.Global.Prefetch(chunk.GlobalIndices(i + PrefetchDistance));
+                        }
+
                         var campaign = chunk.HasCampaign[i] ? model.CampaignFor(chunk.CampaignKeys[i]) : null;
                         var label = chunk.Labels[i];
                         var weight = chunk.Weights[i];
