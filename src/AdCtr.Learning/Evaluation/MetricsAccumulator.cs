@@ -315,11 +315,14 @@ public sealed class MetricsAccumulator
                 _sorted = GC.AllocateUninitializedArray<ScoreRecord>(_count);
             }
 
-            var records = _sorted.AsSpan(0, _count);
-            _entries.AsSpan(0, _count).CopyTo(records);
-
+            // Sorted straight out of the entries (which keep their order): the result is in one of the two
+            // buffers; keep that one.
             var scratch = GC.AllocateUninitializedArray<ScoreRecord>(_count);
-            ScoreRadixSort.Sort(records, scratch);
+            if (ScoreRadixSort.Sort(_entries.AsSpan(0, _count), _sorted.AsSpan(0, _count), scratch) == ScoreRadixSort.Result.InSecond)
+            {
+                _sorted = scratch;
+            }
+
             _sortedCount = _count;
         }
 

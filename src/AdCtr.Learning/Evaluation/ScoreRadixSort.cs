@@ -23,25 +23,46 @@ internal static class ScoreRadixSort
     private const int Buckets = 1 << DigitBits;
     private const int Passes = (64 + DigitBits - 1) / DigitBits;
 
+    /// <summary>Which buffer of <see cref="Sort(ReadOnlySpan{ScoreRecord}, Span{ScoreRecord}, Span{ScoreRecord})"/> holds the result.</summary>
+    public enum Result
+    {
+        InFirst,
+        InSecond,
+    }
+
     /// <summary>Sorts <paramref name="records"/> in place; <paramref name="scratch"/> is at least as long.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // typically called once, on millions of records
     public static void Sort(Span<ScoreRecord> records, Span<ScoreRecord> scratch)
     {
-        var n = records.Length;
-        if (n < 2)
-        {
-            return;
-        }
-
-        if (scratch.Length < n)
+        if (scratch.Length < records.Length)
         {
             throw new ArgumentException("scratch is shorter than the records", nameof(scratch));
         }
 
-        scratch = scratch[..n];
+        // The records are read only by the first pass, which writes the scratch: they may be the second buffer.
+        if (Sort(records, scratch[..records.Length], records) == Result.InFirst)
+        {
+            scratch[..records.Length].CopyTo(records);
+        }
+    }
+
+    /// <summary>
+    /// Sorts <paramref name="input"/> (left unchanged unless it is <paramref name="second"/>) into <paramref name="first"/>
+    /// or <paramref name="second"/>, both at least as long, and says which: the passes alternate between the two.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // typically called once, on millions of records
+    public static Result Sort(ReadOnlySpan<ScoreRecord> input, Span<ScoreRecord> first, Span<ScoreRecord> second)
+    {
+        var n = input.Length;
+        if (first.Length < n || second.Length < n)
+        {
+            throw new ArgumentException("a buffer is shorter than the input");
+        }
+
+        first = first[..n];
+        second = second[..n];
         var counts = new int[Passes * Buckets];
         ref var c0 = ref MemoryMarshal.GetArrayDataReference(counts);
-        foreach (ref readonly var r in records)
+        foreach (ref readonly var r in input)
         {
             var key = r.Key;
             for (var d = 0; d < Passes; d++)
@@ -50,9 +71,11 @@ internal static class ScoreRadixSort
             }
         }
 
-        var source = records;
-        var target = scratch;
-        for (var d = 0; d < Passes; d++)
+        var source = input;
+        var target = first;
+        var other = second;
+        var result = (Result?)null;
+        for (var d = 0; d < Passes && n > 1; d++)
         {
             var digitCounts = counts.AsSpan(d * Buckets, Buckets);
             var shift = d * DigitBits;
@@ -79,14 +102,25 @@ internal static class ScoreRadixSort
                 position++;
             }
 
-            var swap = source;
+            result = result is Result.InFirst ? Result.InSecond : Result.InFirst;
             source = target;
-            target = swap;
+            var written = target;
+            target = other;
+            other = written;
         }
 
-        if (source != records)
+        if (result is null)
         {
-            source.CopyTo(records);
+            // No pass moved anything (fewer than two records, or one key): the input is already in order.
+            if (!Unsafe.AreSame(ref MemoryMarshal.GetReference(input), ref MemoryMarshal.GetReference(second)))
+            {
+                input.CopyTo(first);
+                return Result.InFirst;
+            }
+
+            return Result.InSecond;
         }
+
+        return result.Value;
     }
 }

@@ -207,4 +207,29 @@ public class ExactAucTests
             Assert.Equal(fresh.Compute(), suffix.Compute());
         }
     }
+
+    [Theory]
+    [InlineData(0, 1UL)]              // nothing to move
+    [InlineData(1000, 0UL)]           // one key: no pass runs
+    [InlineData(1000, 0x7FFUL)]       // keys differ in the lowest digit only: one pass
+    [InlineData(1000, 0x3FFFFFUL)]    // two passes
+    [InlineData(5000, ulong.MaxValue)] // every pass
+    public void Sort_OutOfPlace_LeavesInputAndReportsTheBufferHoldingTheResult(int n, ulong keyMask)
+    {
+        var rng = new Random(21);
+        var input = new ScoreRecord[n];
+        for (var i = 0; i < n; i++)
+        {
+            input[i] = new ScoreRecord(((ulong)rng.NextInt64() ^ ((ulong)rng.NextInt64() << 32)) & keyMask, i);
+        }
+
+        var original = input.ToArray();
+        var expected = input.Select((r, i) => (r, i)).OrderBy(t => t.r.Key).ThenBy(t => t.i).Select(t => (t.r.Key, t.r.SignedWeight)).ToArray();
+        var first = new ScoreRecord[n];
+        var second = new ScoreRecord[n];
+        var result = ScoreRadixSort.Sort(input, first, second);
+        var sorted = result == ScoreRadixSort.Result.InFirst ? first : second;
+        Assert.Equal(expected, sorted.Select(r => (r.Key, r.SignedWeight)));
+        Assert.Equal(original.Select(r => (r.Key, r.SignedWeight)), input.Select(r => (r.Key, r.SignedWeight)));
+    }
 }
