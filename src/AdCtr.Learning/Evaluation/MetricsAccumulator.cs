@@ -15,7 +15,7 @@ public sealed class MetricsAccumulator
 {
     private const int InitialCapacity = 64;
 
-    private ScoreRecord[] _entries = [];
+    private ScoreRecord[] _entries;
     private int _count;
     private ScoreRecord[] _sorted = [];
     private int _sortedCount = -1;
@@ -23,6 +23,23 @@ public sealed class MetricsAccumulator
     private double _clicks;
     private double _predictionSum;
     private double _logLossSum;
+
+    /// <summary>An empty accumulator.</summary>
+    public MetricsAccumulator()
+    {
+        _entries = [];
+    }
+
+    /// <summary>
+    /// An empty accumulator with room for <paramref name="capacity"/> examples before its array grows (each growth
+    /// copies it). The array is not zeroed: memory that is never written is never touched.
+    /// </summary>
+    public MetricsAccumulator(int capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(capacity);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(capacity, Array.MaxLength);
+        _entries = capacity == 0 ? [] : GC.AllocateUninitializedArray<ScoreRecord>(capacity);
+    }
 
     /// <summary>Number of examples added.</summary>
     public long Count => _count;

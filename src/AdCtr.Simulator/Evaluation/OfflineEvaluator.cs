@@ -122,7 +122,7 @@ public static class OfflineEvaluator
         var model = new GlmixModel(spec.Bits, s.Global, s.Campaign, s.CampaignAdmission);
         var row = new RawRow(spec.Fields.Length);
         var x = new EncodedExample();
-        var progressive = new MetricsAccumulator();
+        var progressive = new MetricsAccumulator(EstimateLines(path));
         var lines = new ExampleLines();
         long examples = 0;
         while (reader.TryRead(row))
@@ -147,7 +147,7 @@ public static class OfflineEvaluator
         var spec = s.Spec;
         using var reader = ExampleReaders.OpenFile(path, format, spec, options);
         var model = new GlmixModel(spec.Bits, s.Global, s.Campaign, s.CampaignAdmission);
-        var progressive = new MetricsAccumulator();
+        var progressive = new MetricsAccumulator(EstimateLines(path));
         var lines = new ExampleLines();
 
         // Reading + encoding on one thread, learning on this one: a bounded hand-off of reusable chunks keeps
@@ -359,6 +359,37 @@ public static class OfflineEvaluator
         {
             output.Add((int)(MurmurHash3.Hash32((uint)indices[i], salt, 0xC0FFEE) & mask), values[i]);
         }
+    }
+
+    /// <summary>
+    /// About how many lines a file has, from its length and the line length of its first MiB (0 when unknown:
+    /// standard input, gzip, an empty file), with 5 % to spare and at most 64M: the capacity to give the
+    /// accumulator of the progressive predictions, so that it does not grow (and copy) 2M predictions by doubling.
+    /// </summary>
+    internal static int EstimateLines(string path)
+    {
+        const long MaxEstimate = 64L << 20;
+        if (path == ExampleReaders.StandardInput || path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
+        {
+            return 0;
+        }
+
+        using var stream = ExampleReaders.OpenStream(path);
+        if (!stream.CanSeek)
+        {
+            return 0;
+        }
+
+        var length = stream.Length;
+        var sample = new byte[(int)Math.Min(length, 1 << 20)];
+        var read = stream.ReadAtLeast(sample, sample.Length, throwOnEndOfStream: false);
+        var lines = sample.AsSpan(0, read).Count((byte)'\n');
+        if (read == 0 || lines == 0)
+        {
+            return 0;
+        }
+
+        return (int)Math.Min(MaxEstimate, (long)((double)length * lines / read * 1.05) + 64);
     }
 
     /// <summary>Number of lines in a file (the last one may lack a newline).</summary>

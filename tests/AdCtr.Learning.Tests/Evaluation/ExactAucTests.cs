@@ -232,4 +232,27 @@ public class ExactAucTests
         Assert.Equal(expected, sorted.Select(r => (r.Key, r.SignedWeight)));
         Assert.Equal(original.Select(r => (r.Key, r.SignedWeight)), input.Select(r => (r.Key, r.SignedWeight)));
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(3000)]
+    [InlineData(20000)]
+    public void Constructor_AnyCapacity_SameMetricsAsDefault(int capacity)
+    {
+        // Fewer, as many and more examples than the capacity: the array grows past it as before.
+        var rng = new Random(22);
+        var (p, y, w) = RandomData(rng, 5000, GridScore, r => r.NextDouble() * 2);
+        var withCapacity = new MetricsAccumulator(capacity);
+        var plain = new MetricsAccumulator();
+        for (var i = 0; i < p.Length; i++)
+        {
+            withCapacity.Add(p[i], y[i], w[i]);
+            plain.Add(p[i], y[i], w[i]);
+        }
+
+        Assert.Equal(plain.Compute(), withCapacity.Compute());
+        Assert.Equal(plain.ReliabilityTable(10, ReliabilityBinning.EqualMass), withCapacity.ReliabilityTable(10, ReliabilityBinning.EqualMass));
+        Assert.Equal(plain.Suffix(1234).Compute(), withCapacity.Suffix(1234).Compute());
+    }
 }

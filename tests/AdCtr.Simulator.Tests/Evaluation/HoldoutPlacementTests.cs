@@ -141,4 +141,23 @@ public sealed class HoldoutPlacementTests : IDisposable
     {
         Assert.Equal(0, new ExampleLines().FirstExampleAtOrAfter(1));
     }
+
+    [Fact]
+    public void EstimateLines_EqualLines_AtLeastTheCountAtMostFivePercentMore()
+    {
+        // 100,000 lines of 20 bytes (2 MB, so the estimate extrapolates from the first MiB).
+        var path = Path.Combine(_dir, "equal.tsv");
+        File.WriteAllText(path, string.Concat(Enumerable.Repeat("0123456789abcdefghi\n", 100_000)));
+        Assert.InRange(OfflineEvaluator.EstimateLines(path), 100_000, (100_000 * 105 / 100) + 64);
+    }
+
+    [Fact]
+    public void EstimateLines_EmptyFileGzipOrStandardInput_Zero()
+    {
+        var empty = Path.Combine(_dir, "empty.tsv");
+        File.WriteAllText(empty, "");
+        Assert.Equal(0, OfflineEvaluator.EstimateLines(empty));
+        Assert.Equal(0, OfflineEvaluator.EstimateLines(Path.Combine(_dir, "missing.tsv.gz")));
+        Assert.Equal(0, OfflineEvaluator.EstimateLines("-"));
+    }
 }
