@@ -16,8 +16,20 @@ public sealed class FeatureEncoder
     /// <summary>Salt of the bias feature's hash, so the bias never shares the hash of a field.</summary>
     private static readonly byte[] BiasToken = "__bias__"u8.ToArray();
 
+    /// <summary>Count buckets with a cached hash: every bucket of a non-negative count (at most floor(ln(2^63)^2) = 1907).</summary>
+    private const int CachedBuckets = 2048;
+
+    /// <summary>Counts below this get their bucket from <see cref="SmallCountBuckets"/> instead of a logarithm.</summary>
+    private const int SmallCounts = 4096;
+
+    /// <summary><see cref="CountBucket"/> of 0 .. <see cref="SmallCounts"/> - 1 (computed by it, so identical).</summary>
+    private static readonly ushort[] SmallCountBuckets = BuildSmallCountBuckets();
+
     private readonly FeatureSpec _spec;
     private readonly byte[][] _prefixes;
+    private readonly MurmurHash3.Prefix[] _prefixStates;
+    private readonly uint[] _numericHash;
+    private readonly uint[]?[] _countHashes;
     private readonly FieldKind[] _kinds;
     private readonly NumericTransform[] _transforms;
     private readonly ModelPart[] _fieldParts;
@@ -28,7 +40,6 @@ public sealed class FeatureEncoder
     private readonly uint _seed;
     private readonly int _mask;
     private readonly int _biasIndex;
-    private byte[] _scratch = new byte[256];
 
     public FeatureEncoder(FeatureSpec spec)
     {
@@ -38,6 +49,9 @@ public sealed class FeatureEncoder
         _mask = (1 << spec.Bits) - 1;
         var n = spec.Fields.Length;
         _prefixes = new byte[n][];
+        _prefixStates = new MurmurHash3.Prefix[n];
+        _numericHash = new uint[n];
+        _countHashes = new uint[n][];
         _kinds = new FieldKind[n];
         _transforms = new NumericTransform[n];
         _fieldParts = new ModelPart[n];
@@ -46,6 +60,8 @@ public sealed class FeatureEncoder
         {
             var f = spec.Fields[i];
             _prefixes[i] = Encoding.UTF8.GetBytes(f.Name + "=");
+            _prefixStates[i] = MurmurHash3.CreatePrefix(_prefixes[i], _seed);
+            _numericHash[i] = MurmurHash3.Hash32(_prefixes[i], _seed);
             _kinds[i] = f.Kind;
             _transforms[i] = f.Transform;
             _fieldParts[i] = f.Models;
@@ -115,7 +131,7 @@ public sealed class FeatureEncoder
                     }
 
                     // One coordinate per numeric field: the hash of "field=".
-                    h = MurmurHash3.Hash32(_prefixes[i], _seed);
+                    h = _numericHash[i];
                     break;
                 default:
                     h = HashValue(i, value);
@@ -237,7 +253,7 @@ public sealed class FeatureEncoder
             {
                 case FieldKind.Numeric:
                     TryParseNumeric(row.Get(i), f.Transform, out value);
-                    index = (int)(MurmurHash3.Hash32(_prefixes[i], _seed) & (uint)_mask);
+                    index = (int)(_numericHash[i] & (uint)_mask);
                     break;
                 case FieldKind.Count:
                     index = (int)(HashCount(i, row.Get(i)) & (uint)_mask);
@@ -300,34 +316,87 @@ public sealed class FeatureEncoder
         return list;
     }
 
+    /// <summary>MurmurHash3("field=value"), from the field's precomputed prefix state: no copy of the bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private uint HashValue(int field, ReadOnlySpan<byte> value)
-    {
-        var prefix = _prefixes[field];
-        var total = prefix.Length + value.Length;
-        if (total > _scratch.Length)
-        {
-            GrowScratch(total);
-        }
+    private uint HashValue(int field, ReadOnlySpan<byte> value) => MurmurHash3.Hash32(in _prefixStates[field], value);
 
-        var scratch = _scratch.AsSpan(0, total);
-        prefix.CopyTo(scratch);
-        value.CopyTo(scratch.Slice(prefix.Length));
-        return MurmurHash3.Hash32(scratch, _seed);
-    }
-
+    /// <summary>
+    /// The hash of "field=#bucket" for an integer count (the bucket of <see cref="CountBucket"/>), or of
+    /// "field=value" when the value is not an integer. The hash of each non-negative bucket is computed once
+    /// per field and cached; an optional minus and 1 to 18 digits are parsed inline (the values
+    /// <see cref="Utf8Parser"/> accepts with the same result), anything else goes through it as before.
+    /// </summary>
     private uint HashCount(int field, ReadOnlySpan<byte> value)
     {
-        if (!Utf8Parser.TryParse(value, out long x, out var consumed) || consumed != value.Length)
+        if (!TryParseShortInteger(value, out var x)
+            && (!Utf8Parser.TryParse(value, out x, out var consumed) || consumed != value.Length))
         {
             return HashValue(field, value);
         }
 
-        var bucket = CountBucket(x);
+        var bucket = (ulong)x < SmallCounts ? SmallCountBuckets[x] : CountBucket(x);
+        if ((ulong)bucket >= CachedBuckets)
+        {
+            return HashBucket(field, bucket);
+        }
+
+        var cache = _countHashes[field] ??= new uint[CachedBuckets];
+        var h = cache[bucket];
+        if (h == 0)
+        {
+            // 0 marks "not computed yet"; a bucket whose hash really is 0 is recomputed each time, still right.
+            h = HashBucket(field, bucket);
+            cache[bucket] = h;
+        }
+
+        return h;
+    }
+
+    private uint HashBucket(int field, long bucket)
+    {
         Span<byte> token = stackalloc byte[24];
         token[0] = (byte)'#';
         Utf8Formatter.TryFormat(bucket, token.Slice(1), out var written);
         return HashValue(field, token.Slice(0, written + 1));
+    }
+
+    /// <summary>An optional '-' then 1 to 18 ASCII digits (so no overflow), as a long; false for anything else.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool TryParseShortInteger(ReadOnlySpan<byte> value, out long x)
+    {
+        x = 0;
+        var negative = !value.IsEmpty && value[0] == (byte)'-';
+        var digits = negative ? value[1..] : value;
+        if (digits.IsEmpty || digits.Length > 18)
+        {
+            return false;
+        }
+
+        long v = 0;
+        foreach (var b in digits)
+        {
+            var d = (uint)(b - '0');
+            if (d > 9)
+            {
+                return false;
+            }
+
+            v = (v * 10) + d;
+        }
+
+        x = negative ? -v : v;
+        return true;
+    }
+
+    private static ushort[] BuildSmallCountBuckets()
+    {
+        var table = new ushort[SmallCounts];
+        for (var x = 0; x < SmallCounts; x++)
+        {
+            table[x] = (ushort)CountBucket(x);
+        }
+
+        return table;
     }
 
     /// <summary>floor(ln(x)^2) when x &gt; 2, x otherwise (Juan et al., Criteo 2014 winning solution).</summary>
@@ -358,8 +427,6 @@ public sealed class FeatureEncoder
         x = (float)d;
         return true;
     }
-
-    private void GrowScratch(int size) => _scratch = new byte[Math.Max(size, _scratch.Length * 2)];
 }
 
 /// <summary>A feature with its readable name (see <see cref="FeatureEncoder.Describe"/>).</summary>

@@ -57,6 +57,25 @@ public sealed class RawRow
         _length[field] = utf8.Length;
     }
 
+    /// <summary>
+    /// Copies a whole line into the row's buffer and returns where it starts, for a reader that then points
+    /// fields into it with <see cref="SetSlice"/>: one copy per line instead of one per field.
+    /// </summary>
+    internal int CopyLine(ReadOnlySpan<byte> line)
+    {
+        var start = Reserve(line.Length);
+        line.CopyTo(_buffer.AsSpan(start));
+        return start;
+    }
+
+    /// <summary>Points a field at <paramref name="length"/> bytes of the buffer from <paramref name="start"/> (see <see cref="CopyLine"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void SetSlice(int field, int start, int length)
+    {
+        _start[field] = start;
+        _length[field] = length;
+    }
+
     public void Set(int field, ReadOnlySpan<char> value)
     {
         var max = Encoding.UTF8.GetMaxByteCount(value.Length);

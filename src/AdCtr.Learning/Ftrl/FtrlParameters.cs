@@ -64,6 +64,9 @@ internal readonly struct FtrlMath
         _invAlpha = (float)(1.0 / p.Alpha);
     }
 
+    /// <summary>1 / alpha as a float, the factor of <see cref="Update"/> (for vector forms of it).</summary>
+    public float InvAlpha => _invAlpha;
+
     /// <summary>w_i = 0 if |z| &lt;= L1, else -(z - sign(z) L1) / ((beta + sqrt(n)) / alpha + L2).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Weight(float z, float n)

@@ -1,6 +1,6 @@
-using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace AdCtr.Learning.Hashing;
 
@@ -20,35 +20,145 @@ public static class MurmurHash3
     /// <summary>Hashes <paramref name="data"/> with <paramref name="seed"/>.</summary>
     public static uint Hash32(ReadOnlySpan<byte> data, uint seed)
     {
-        var h1 = seed;
+        var h1 = Blocks(seed, data);
         var length = data.Length;
-        var blocks = length >> 2;
+        var tail = length & ~3;
+        return Finish(h1, TailWord(data, tail, length - tail), length - tail, (uint)length);
+    }
+
+    /// <summary>
+    /// The state of the hash after the 4-byte blocks of <paramref name="prefix"/>, for
+    /// <see cref="Hash32(in Prefix, ReadOnlySpan{byte})"/>: hashing many values that share a prefix (the
+    /// encoder's <c>"field="</c>) without copying prefix and value into one buffer.
+    /// </summary>
+    public static Prefix CreatePrefix(ReadOnlySpan<byte> prefix, uint seed)
+    {
+        var blocks = prefix.Length & ~3;
+        var h1 = Blocks(seed, prefix[..blocks]);
+        return new Prefix(h1, TailWord(prefix, blocks, prefix.Length - blocks), prefix.Length);
+    }
+
+    /// <summary>
+    /// <c>Hash32(prefix ++ value, seed)</c>, bit-identical, with the prefix's blocks already mixed into
+    /// <paramref name="prefix"/> (see <see cref="CreatePrefix"/>): the value's bytes are shifted in behind the
+    /// prefix's 0 to 3 leftover bytes to form the same 4-byte blocks the concatenation would give.
+    /// </summary>
+    public static uint Hash32(in Prefix prefix, ReadOnlySpan<byte> value)
+    {
+        var h1 = prefix.State;
+        var carried = prefix.TailBytes;
+        var length = value.Length;
+        ref var data = ref MemoryMarshal.GetReference(value);
         var i = 0;
-        for (; i < blocks; i++)
+        if (carried == 0)
         {
-            var k1 = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(i << 2, 4));
-            h1 ^= MixK(k1);
-            h1 = BitOperations.RotateLeft(h1, 13);
-            h1 = (h1 * 5) + 0xe6546b64;
+            for (; i + 4 <= length; i += 4)
+            {
+                h1 = Block(h1, Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref data, i)));
+            }
+        }
+        else
+        {
+            // Each block is the carried bytes, then the first 4 - carried bytes of the next value word.
+            var carry = prefix.Tail;
+            var shiftIn = carried * 8;
+            var shiftOut = 32 - shiftIn;
+            for (; i + 4 <= length; i += 4)
+            {
+                var word = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref data, i));
+                h1 = Block(h1, carry | (word << shiftIn));
+                carry = word >> shiftOut;
+            }
+
+            // carried + (0..3) value bytes left: one more full block when they make 4 or more.
+            var rest = (ulong)carry | ((ulong)TailWord(value, i, length - i) << shiftIn);
+            var restBytes = carried + (length - i);
+            if (restBytes >= 4)
+            {
+                h1 = Block(h1, (uint)rest);
+                rest >>= 32;
+                restBytes -= 4;
+            }
+
+            return Finish(h1, (uint)rest, restBytes, (uint)(prefix.Length + length));
         }
 
-        var tail = data.Slice(blocks << 2);
+        return Finish(h1, TailWord(value, i, length - i), length - i, (uint)(prefix.Length + length));
+    }
+
+    /// <summary>The hash state after a prefix's whole 4-byte blocks, and the prefix's 0 to 3 remaining bytes.</summary>
+    public readonly struct Prefix
+    {
+        internal Prefix(uint state, uint tail, int length)
+        {
+            State = state;
+            Tail = tail;
+            Length = length;
+        }
+
+        internal uint State { get; }
+
+        /// <summary>The prefix's last <c>Length % 4</c> bytes, little-endian.</summary>
+        internal uint Tail { get; }
+
+        internal int TailBytes => Length & 3;
+
+        /// <summary>Length of the prefix in bytes.</summary>
+        public int Length { get; }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Blocks(uint h1, ReadOnlySpan<byte> data)
+    {
+        ref var start = ref MemoryMarshal.GetReference(data);
+        var end = data.Length - 3;
+        for (var i = 0; i < end; i += 4)
+        {
+            h1 = Block(h1, Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, i)));
+        }
+
+        return h1;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Block(uint h1, uint k1)
+    {
+        h1 ^= MixK(k1);
+        h1 = BitOperations.RotateLeft(h1, 13);
+        return (h1 * 5) + 0xe6546b64;
+    }
+
+    /// <summary>The <paramref name="count"/> (0 to 3) bytes at <paramref name="at"/> as a little-endian word.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint TailWord(ReadOnlySpan<byte> data, int at, int count)
+    {
         uint t = 0;
-        switch (tail.Length)
+        switch (count)
         {
             case 3:
-                t ^= (uint)tail[2] << 16;
+                t ^= (uint)data[at + 2] << 16;
                 goto case 2;
             case 2:
-                t ^= (uint)tail[1] << 8;
+                t ^= (uint)data[at + 1] << 8;
                 goto case 1;
             case 1:
-                t ^= tail[0];
-                h1 ^= MixK(t);
+                t ^= data[at];
                 break;
         }
 
-        h1 ^= (uint)length;
+        return t;
+    }
+
+    /// <summary>Mixes in the tail word (when there are tail bytes) and the length, then the final avalanche.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Finish(uint h1, uint tail, int tailBytes, uint length)
+    {
+        if (tailBytes != 0)
+        {
+            h1 ^= MixK(tail);
+        }
+
+        h1 ^= length;
         return FMix(h1);
     }
 

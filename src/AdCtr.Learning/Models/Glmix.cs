@@ -176,8 +176,10 @@ public static class GlmixSpans
 
         var total = gi.Length + ci.Length;
         float[]? rented = null;
+        // Exactly the length needed: the stack buffer is zeroed on entry, and 2 KiB per example was a visible
+        // share of an eval run's time.
         var buffer = total <= StackLimit
-            ? stackalloc float[StackLimit]
+            ? stackalloc float[total]
             : (rented = ArrayPool<float>.Shared.Rent(total));
         var gw = buffer.Slice(0, gi.Length);
         var cw = buffer.Slice(gi.Length, ci.Length);

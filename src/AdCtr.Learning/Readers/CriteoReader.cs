@@ -57,6 +57,7 @@ internal sealed class CriteoReader : ExampleReaderBase
         }
 
         row.Label = line[0] - '0';
+        var lineStart = row.CopyLine(line);
         var fieldOfColumn = _fieldOfColumn;
         for (var column = 1; column < ColumnCount; column++)
         {
@@ -75,7 +76,7 @@ internal sealed class CriteoReader : ExampleReaderBase
             var field = fieldOfColumn[column];
             if (field >= 0)
             {
-                row.Set(field, line[start..end]);
+                row.SetSlice(field, lineStart + start, end - start);
             }
         }
 

@@ -45,11 +45,18 @@ public sealed record EvalResult(long Examples, double Seconds, BinaryMetrics? Pr
 /// The offline evaluator behind <c>adctr-sim eval</c>. Online: one pass in file order, each row scored before
 /// it is learned (progressive validation, Blum, Kalai and Langford 1999); the last <c>holdout</c> fraction
 /// of rows is also accumulated as a holdout (and still learned after being scored). Batch: ML.NET L-BFGS (or FFM) on the
-/// first 1 - holdout of the rows, scored on the rest. Rows are counted in a first pass over the file so the
-/// holdout boundary is known; standard input is first spooled to a temporary file for that.
+/// first 1 - holdout of the rows, scored on the rest. The holdout is the last <c>floor(lines * holdout)</c> lines of
+/// the file. The online pass keeps every progressive prediction in order anyway (for the exact AUC), so it places
+/// that boundary after the pass, when the reader has seen every line, and takes the holdout metrics from the
+/// predictions after it (accumulated in the same order, so the figures are those of a separate accumulator).
+/// The batch models need the boundary before training: they count the lines in a first pass (standard input is
+/// first spooled to a temporary file for that).
 /// </summary>
 public static class OfflineEvaluator
 {
+    /// <summary>How many examples ahead the pipelined learner prefetches the global model's coordinates.</summary>
+    private const int PrefetchDistance = 2;
+
     public static EvalResult Run(string path, LogFormat format, EvalSettings settings, Action<long>? progress = null, CancellationToken ct = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(settings.Holdout, 0.0);
@@ -57,6 +64,16 @@ public static class OfflineEvaluator
         string? spooled = null;
         try
         {
+            var options = new ReaderOptions { Strict = settings.Strict };
+            var stopwatch = Stopwatch.StartNew();
+            if (settings.Model == EvalModel.Online)
+            {
+                var online = settings.Threads > 1
+                    ? RunOnlinePipelined(path, format, settings, options, progress, ct)
+                    : RunOnline(path, format, settings, options, progress, ct);
+                return online with { Seconds = stopwatch.Elapsed.TotalSeconds };
+            }
+
             if (path == ExampleReaders.StandardInput)
             {
                 spooled = Path.GetTempFileName();
@@ -70,15 +87,11 @@ public static class OfflineEvaluator
             }
 
             var lines = CountLines(path);
-            var firstHoldoutLine = lines - (long)Math.Floor(lines * settings.Holdout) + 1;
-            var options = new ReaderOptions { Strict = settings.Strict };
-            var stopwatch = Stopwatch.StartNew();
-            var result = settings.Model switch
-            {
-                EvalModel.Online => (settings.Threads > 1 ? RunOnlinePipelined : (Func<string, LogFormat, EvalSettings, ReaderOptions, long, Action<long>?, CancellationToken, EvalResult>)RunOnline)(path, format, settings, options, firstHoldoutLine, progress, ct),
-                EvalModel.Ffm => RunFfm(path, format, settings, options, firstHoldoutLine, progress, ct),
-                _ => RunBatch(path, format, settings, options, firstHoldoutLine, progress, ct),
-            };
+            var firstHoldoutLine = FirstHoldoutLine(lines, settings.Holdout);
+            stopwatch.Restart();
+            var result = settings.Model == EvalModel.Ffm
+                ? RunFfm(path, format, settings, options, firstHoldoutLine, progress, ct)
+                : RunBatch(path, format, settings, options, firstHoldoutLine, progress, ct);
             return result with { Seconds = stopwatch.Elapsed.TotalSeconds };
         }
         finally
@@ -90,7 +103,18 @@ public static class OfflineEvaluator
         }
     }
 
-    private static EvalResult RunOnline(string path, LogFormat format, EvalSettings s, ReaderOptions options, long firstHoldoutLine, Action<long>? progress, CancellationToken ct)
+    /// <summary>The first line of the holdout: the last <c>floor(lines * holdout)</c> lines are held out.</summary>
+    public static long FirstHoldoutLine(long lines, double holdout) => lines - (long)Math.Floor(lines * holdout) + 1;
+
+    /// <summary>The online pass's result: the holdout is the suffix of the progressive predictions from its first line on.</summary>
+    private static EvalResult OnlineResult(IExampleReader reader, EvalSettings s, MetricsAccumulator progressive, ExampleLines lines, long examples)
+    {
+        var firstHoldoutLine = FirstHoldoutLine(reader.LineNumber, s.Holdout);
+        var holdout = progressive.Suffix(lines.FirstExampleAtOrAfter(firstHoldoutLine));
+        return new EvalResult(examples, 0, progressive.Compute(), holdout.Compute(), holdout.Count, reader.Statistics.MalformedLines, reader.Statistics.FirstMalformed);
+    }
+
+    private static EvalResult RunOnline(string path, LogFormat format, EvalSettings s, ReaderOptions options, Action<long>? progress, CancellationToken ct)
     {
         var spec = s.Spec;
         using var reader = ExampleReaders.OpenFile(path, format, spec, options);
@@ -98,19 +122,15 @@ public static class OfflineEvaluator
         var model = new GlmixModel(spec.Bits, s.Global, s.Campaign, s.CampaignAdmission);
         var row = new RawRow(spec.Fields.Length);
         var x = new EncodedExample();
-        var progressive = new MetricsAccumulator();
-        var holdout = new MetricsAccumulator();
+        var progressive = new MetricsAccumulator(EstimateLines(path));
+        var lines = new ExampleLines();
         long examples = 0;
         while (reader.TryRead(row))
         {
             encoder.Encode(row, x);
             var p = model.Learn(x, row.Label, row.Weight);
-            var label = row.Label > 0 ? 1 : 0;
-            progressive.Add(p, label, row.Weight);
-            if (reader.LineNumber >= firstHoldoutLine)
-            {
-                holdout.Add(p, label, row.Weight);
-            }
+            progressive.Add(p, row.Label > 0 ? 1 : 0, row.Weight);
+            lines.Add(reader.LineNumber);
 
             if ((++examples & 0xFFFF) == 0)
             {
@@ -119,16 +139,16 @@ public static class OfflineEvaluator
             }
         }
 
-        return new EvalResult(examples, 0, progressive.Compute(), holdout.Compute(), holdout.Count, reader.Statistics.MalformedLines, reader.Statistics.FirstMalformed);
+        return OnlineResult(reader, s, progressive, lines, examples);
     }
 
-    private static EvalResult RunOnlinePipelined(string path, LogFormat format, EvalSettings s, ReaderOptions options, long firstHoldoutLine, Action<long>? progress, CancellationToken ct)
+    private static EvalResult RunOnlinePipelined(string path, LogFormat format, EvalSettings s, ReaderOptions options, Action<long>? progress, CancellationToken ct)
     {
         var spec = s.Spec;
         using var reader = ExampleReaders.OpenFile(path, format, spec, options);
         var model = new GlmixModel(spec.Bits, s.Global, s.Campaign, s.CampaignAdmission);
-        var progressive = new MetricsAccumulator();
-        var holdout = new MetricsAccumulator();
+        var progressive = new MetricsAccumulator(EstimateLines(path));
+        var lines = new ExampleLines();
 
         // Reading + encoding on one thread, learning on this one: a bounded hand-off of reusable chunks keeps
         // both cores busy and memory constant.
@@ -149,16 +169,19 @@ public static class OfflineEvaluator
                 {
                     for (var i = 0; i < chunk.Count; i++)
                     {
+                        if (i + PrefetchDistance < chunk.Count)
+                        {
+                            // The global table is 32 MiB at 22 bits: start the reads of a later example's
+                            // coordinates now, so that their cache misses overlap this example's work.
+                            model.Global.Prefetch(chunk.GlobalIndices(i + PrefetchDistance));
+                        }
+
                         var campaign = chunk.HasCampaign[i] ? model.CampaignFor(chunk.CampaignKeys[i]) : null;
                         var label = chunk.Labels[i];
                         var weight = chunk.Weights[i];
                         var p = GlmixSpans.Learn(model.Global, campaign, chunk.GlobalIndices(i), chunk.GlobalValues(i), chunk.CampaignIndices(i), chunk.CampaignValues(i), label, weight);
-                        var y = label > 0 ? 1 : 0;
-                        progressive.Add(p, y, weight);
-                        if (chunk.Lines[i] >= firstHoldoutLine)
-                        {
-                            holdout.Add(p, y, weight);
-                        }
+                        progressive.Add(p, label > 0 ? 1 : 0, weight);
+                        lines.Add(chunk.Lines[i]);
                     }
 
                     examples += chunk.Count;
@@ -174,7 +197,7 @@ public static class OfflineEvaluator
             producer.GetAwaiter().GetResult();
         }
 
-        return new EvalResult(examples, 0, progressive.Compute(), holdout.Compute(), holdout.Count, reader.Statistics.MalformedLines, reader.Statistics.FirstMalformed);
+        return OnlineResult(reader, s, progressive, lines, examples);
     }
 
     private static void Produce(IExampleReader reader, FeatureSpec spec, ChannelWriter<EncodedChunk> full, ChannelReader<EncodedChunk> free, CancellationToken ct)
@@ -336,6 +359,37 @@ public static class OfflineEvaluator
         {
             output.Add((int)(MurmurHash3.Hash32((uint)indices[i], salt, 0xC0FFEE) & mask), values[i]);
         }
+    }
+
+    /// <summary>
+    /// About how many lines a file has, from its length and the line length of its first MiB (0 when unknown:
+    /// standard input, gzip, an empty file), with 5 % to spare and at most 64M: the capacity to give the
+    /// accumulator of the progressive predictions, so that it does not grow (and copy) 2M predictions by doubling.
+    /// </summary>
+    internal static int EstimateLines(string path)
+    {
+        const long MaxEstimate = 64L << 20;
+        if (path == ExampleReaders.StandardInput || path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
+        {
+            return 0;
+        }
+
+        using var stream = ExampleReaders.OpenStream(path);
+        if (!stream.CanSeek)
+        {
+            return 0;
+        }
+
+        var length = stream.Length;
+        var sample = new byte[(int)Math.Min(length, 1 << 20)];
+        var read = stream.ReadAtLeast(sample, sample.Length, throwOnEndOfStream: false);
+        var lines = sample.AsSpan(0, read).Count((byte)'\n');
+        if (read == 0 || lines == 0)
+        {
+            return 0;
+        }
+
+        return (int)Math.Min(MaxEstimate, (long)((double)length * lines / read * 1.05) + 64);
     }
 
     /// <summary>Number of lines in a file (the last one may lack a newline).</summary>

@@ -166,4 +166,69 @@ public class FeatureEncoderTests
         var spec = FeatureSpec.Load(Path.Combine(RepoPaths.Config, file));
         Assert.Equal(fields, spec.Fields.Length);
     }
+
+    /// <summary>The count hashing before the bucket cache and the inline parser: Utf8Parser, CountBucket, hash of the copied token.</summary>
+    private static uint ReferenceCountHash(string field, string value)
+    {
+        var bytes = Encoding.UTF8.GetBytes(value);
+        var token = System.Buffers.Text.Utf8Parser.TryParse(bytes, out long x, out var consumed) && consumed == bytes.Length
+            ? "#" + FeatureEncoder.CountBucket(x).ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : value;
+        return H(field + "=" + token);
+    }
+
+    public static TheoryData<string> OddCounts => new()
+    {
+        "0", "-0", "007", "1", "2", "3", "-1", "-2", "-17", "4095", "4096", "4097", "999999999999999999", "-999999999999999999",
+        "1000000000000000000", "9223372036854775807", "-9223372036854775808", "9223372036854775808", "99999999999999999999",
+        "+5", "-", "--1", "1-", " 1", "1 ", "1e5", "0x10", "abc", "12a", "\u0661", "",
+    };
+
+    [Theory]
+    [MemberData(nameof(OddCounts))]
+    public void Encode_CountValue_HashesAsBeforeTheBucketCache(string value)
+    {
+        var spec = FeatureSpec.Parse(SpecJson);
+        var encoder = new FeatureEncoder(spec);
+        var x = new EncodedExample();
+        // Twice: the first call fills the bucket cache, the second reads it.
+        for (var pass = 0; pass < 2; pass++)
+        {
+            encoder.Encode(Row(spec, ("clicks", value)), x);
+            Assert.Equal(new[] { Idx(H("__bias__")), Idx(ReferenceCountHash("clicks", value)) }, x.Global.Indices.ToArray());
+        }
+    }
+
+    [Fact]
+    public void Encode_EveryCountFromMinus100To20000AndRandomLongs_HashesAsBeforeTheBucketCache()
+    {
+        var spec = FeatureSpec.Parse(SpecJson);
+        var encoder = new FeatureEncoder(spec);
+        var x = new EncodedExample();
+        var rng = new Random(5);
+        var values = Enumerable.Range(-100, 20101).Select(v => (long)v)
+            .Concat(Enumerable.Range(0, 2000).Select(_ => rng.NextInt64(long.MinValue, long.MaxValue) >> rng.Next(0, 63)));
+        foreach (var v in values)
+        {
+            var text = v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            encoder.Encode(Row(spec, ("clicks", text)), x);
+            Assert.Equal(Idx(ReferenceCountHash("clicks", text)), x.Global.Indices[1]);
+        }
+    }
+
+    [Fact]
+    public void Encode_CategoricalValuesOfEveryLength_HashFieldEqualsValueAsBefore()
+    {
+        // The prefix-state hash against the hash of the concatenated token, for values of 0..40 bytes ("cat=" is
+        // 4 bytes, "age=" too; "campaignId=" is 11, leaving 3 carried bytes).
+        var spec = FeatureSpec.Parse(SpecJson);
+        var encoder = new FeatureEncoder(spec);
+        var x = new EncodedExample();
+        for (var length = 0; length <= 40; length++)
+        {
+            var value = new string('a', length / 2) + new string('Z', length - (length / 2));
+            encoder.Encode(Row(spec, ("cat", value), ("campaignId", value)), x);
+            Assert.Equal(new[] { Idx(H("__bias__")), Idx(H("campaignId=" + value)), Idx(H("cat=" + value)) }, x.Global.Indices.ToArray());
+        }
+    }
 }
