@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AdCtr.Server.Cluster;
 using AdCtr.Server.Hosting;
 using AdCtr.Server.Joiner;
 using AdCtr.Server.Model;
@@ -54,7 +55,10 @@ internal static class EventsApi
         int positives, negatives;
         try
         {
-            (positives, negatives) = await joiner.HandleAsync(events, outcomes, context.RequestAborted).ConfigureAwait(false);
+            // In a cluster, events for predictions another silo served go to that silo (one call per silo per post).
+            (positives, negatives) = context.RequestServices.GetService<EventForwarder>() is { } forwarder
+                ? await EventRouting.HandleAsync(events, outcomes, joiner.HandleAsync, forwarder, context.RequestServices.GetService<JoinerMetrics>(), context.RequestAborted).ConfigureAwait(false)
+                : await joiner.HandleAsync(events, outcomes, context.RequestAborted).ConfigureAwait(false);
         }
         catch (Exception e) when (IngestionFailures.Classify(e, context) is { } failure)
         {
