@@ -24,7 +24,7 @@ public enum EventOutcome
     /// <summary>An impression after the attribution window: not learned.</summary>
     ImpressionAfterWindow,
 
-    /// <summary>An impression id this server process never served: not learned.</summary>
+    /// <summary>An impression id this server process (in a cluster: no silo of the cluster) never served, or one served before a restart: not learned.</summary>
     UnknownImpression,
 
     /// <summary>A malformed line.</summary>

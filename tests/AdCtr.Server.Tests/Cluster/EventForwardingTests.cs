@@ -1,10 +1,12 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
 using AdCtr.Server.Tests.Durability;
 using AdCtr.Server.Tests.Storage;
 using AdCtr.Server.Tests.Support;
+using Xunit.Abstractions;
 using static AdCtr.Server.Tests.Cluster.PostgreSqlDurabilityTests;
 
 namespace AdCtr.Server.Tests.Cluster;
@@ -13,7 +15,7 @@ namespace AdCtr.Server.Tests.Cluster;
 /// Events in a real two-process cluster on PostgreSQL (loopback): a prediction served by one silo and its impression
 /// and click posted to the other are joined and learned by the serving silo.
 /// </summary>
-public sealed class EventForwardingTests(PostgreSqlServer postgres) : IClassFixture<PostgreSqlServer>
+public sealed class EventForwardingTests(PostgreSqlServer postgres, ITestOutputHelper output) : IClassFixture<PostgreSqlServer>
 {
     [Fact]
     public async Task PredictOnA_EventsPostedToB_AreJoinedAndLearnedOnA_AndADeadServingSiloIsAnOutcomeNotAnError()
@@ -45,7 +47,9 @@ public sealed class EventForwardingTests(PostgreSqlServer postgres) : IClassFixt
             .Append("{\"type\":\"click\",\"impressionId\":\"i0123456789abcdef\"}\n")
             .Append("{\"type\":\n")
             .ToString();
+        var forwardWatch = Stopwatch.StartNew();
         var root = await PostEventsAsync(clientB, body);
+        output.WriteLine("post to B with 5 events served by A: " + forwardWatch.Elapsed.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture) + " ms (first call: grain activation on A)");
         Assert.Equal(3, root.GetProperty("accepted").GetInt32());
         Assert.Equal(1, root.GetProperty("positives").GetInt32());
         var rejected = root.GetProperty("rejected");
@@ -65,7 +69,9 @@ public sealed class EventForwardingTests(PostgreSqlServer postgres) : IClassFixt
         }
 
         // A's joiner answered: the click again is a duplicate there, and A's metrics counted the forwarded events.
+        forwardWatch.Restart();
         var again = await PostEventsAsync(clientB, "{\"type\":\"click\",\"impressionId\":\"" + ids[0] + "\"}\n");
+        output.WriteLine("post to B with 1 event served by A, grain active: " + forwardWatch.Elapsed.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture) + " ms");
         Assert.Equal("duplicate", again.GetProperty("lines")[0].GetProperty("outcome").GetString());
         var metricsA = await clientA.GetStringAsync("/metrics");
         Assert.Contains("type=\"click\",outcome=\"accepted\"} 1\n", metricsA, StringComparison.Ordinal);
@@ -76,6 +82,7 @@ public sealed class EventForwardingTests(PostgreSqlServer postgres) : IClassFixt
         await a.WaitForExitAsync(StartTimeout);
         var watch = Stopwatch.StartNew();
         var dead = await PostEventsAsync(clientB, "{\"type\":\"impression\",\"impressionId\":\"" + ids[1] + "\"}\n{\"type\":\"click\",\"impressionId\":\"" + ids[1] + "\"}\n");
+        output.WriteLine("post to B with 2 events served by the killed A: " + watch.Elapsed.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture) + " ms");
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), "took " + watch.Elapsed);
         Assert.Equal(0, dead.GetProperty("accepted").GetInt32());
         Assert.Equal(2, dead.GetProperty("rejected").GetProperty("serving_silo_unavailable").GetInt32());
