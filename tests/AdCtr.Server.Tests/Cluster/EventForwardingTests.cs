@@ -23,9 +23,11 @@ public sealed class EventForwardingTests(PostgreSqlServer postgres, ITestOutputH
         var connectionString = postgres.CreateDatabase();
         using var dirA = new TempDirectory();
         using var dirB = new TempDirectory();
-        // B's grain calls time out after 10 s, so that the call to a killed A ends within the test's bounds.
-        await using var a = ServerProcess.Start(dirA.Path, DurableClusterArgs(connectionString));
-        await using var b = ServerProcess.Start(dirB.Path, DurableClusterArgs(connectionString, "--AdCtr:Grains:CallTimeout=00:00:10"));
+        // B's grain calls time out after 10 s, so that the call to a killed A ends within the test's bounds; fast failure
+        // detection (as SiloKillTests) so that A is declared dead within seconds.
+        string[] fast = ["--AdCtr:Cluster:ProbeTimeout=00:00:01", "--AdCtr:Cluster:NumMissedProbesLimit=2"];
+        await using var a = ServerProcess.Start(dirA.Path, DurableClusterArgs(connectionString, fast));
+        await using var b = ServerProcess.Start(dirB.Path, DurableClusterArgs(connectionString, [.. fast, "--AdCtr:Grains:CallTimeout=00:00:10"]));
         using var clientA = new HttpClient { BaseAddress = await a.ListeningAsync(StartTimeout) };
         using var clientB = new HttpClient { BaseAddress = await b.ListeningAsync(StartTimeout) };
         await ReadyAsync(clientA, StartTimeout);
@@ -86,6 +88,14 @@ public sealed class EventForwardingTests(PostgreSqlServer postgres, ITestOutputH
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), "took " + watch.Elapsed);
         Assert.Equal(0, dead.GetProperty("accepted").GetInt32());
         Assert.Equal(2, dead.GetProperty("rejected").GetProperty("serving_silo_unavailable").GetInt32());
+
+        // Once the membership has declared A dead, B answers such events at once, without a call.
+        await SiloStatusAsync(clientB, isThisSilo: false, "Dead", StartTimeout);
+        watch.Restart();
+        var declared = await PostEventsAsync(clientB, "{\"type\":\"click\",\"impressionId\":\"" + ids[1] + "\"}\n");
+        output.WriteLine("post to B with 1 event served by A, declared dead: " + watch.Elapsed.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture) + " ms");
+        Assert.Equal(1, declared.GetProperty("rejected").GetProperty("serving_silo_unavailable").GetInt32());
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), "took " + watch.Elapsed);
     }
 
     private static async Task<JsonElement> PostEventsAsync(HttpClient client, string ndjson)
@@ -94,6 +104,26 @@ public sealed class EventForwardingTests(PostgreSqlServer postgres, ITestOutputH
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, response.StatusCode + ": " + text);
         return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    private static async Task SiloStatusAsync(HttpClient client, bool isThisSilo, string status, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            using var cluster = JsonDocument.Parse(await client.GetStringAsync("/v1/cluster"));
+            var silo = cluster.RootElement.GetProperty("silos").EnumerateArray()
+                .Where(s => s.GetProperty("isThisSilo").GetBoolean() == isThisSilo)
+                .Select(s => s.GetProperty("status").GetString())
+                .ToList();
+            if (silo.Contains(status))
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "no silo " + status + " after " + timeout + ": " + string.Join(",", silo));
+            await Task.Delay(200);
+        }
     }
 
     /// <summary>Waits until this silo's membership view has two Active silos (it routes events by that view).</summary>
