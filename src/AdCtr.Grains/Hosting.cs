@@ -23,6 +23,7 @@ public static class CampaignGrainHosting
     {
         services.AddSingleton(storage);
         services.AddSingleton(model);
+        services.AddPlacementDirector<Events.SiloKeyedPlacementStrategy, Events.SiloKeyedPlacementDirector>();
         if (durability is { } cluster)
         {
             services.AddSingleton(cluster.Durability);

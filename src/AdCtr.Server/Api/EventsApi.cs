@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AdCtr.Server.Cluster;
 using AdCtr.Server.Hosting;
 using AdCtr.Server.Joiner;
 using AdCtr.Server.Model;
@@ -10,7 +11,9 @@ namespace AdCtr.Server.Api;
 /// <c>{"type": "impression"|"click", "impressionId": "i…", "timestamp"?: ISO 8601 or Unix ms}</c>, applied in
 /// order. The response counts accepted events and the examples they made, counts every other event by reason,
 /// and lists those lines (line numbers are 1-based; element numbers for an array). Examples made are logged and
-/// learned before the response.
+/// learned before the response. In a cluster, events for predictions another silo served are applied by that silo
+/// (<see cref="EventRouting"/>: one grain call per serving silo per post); a serving silo that is dead or does not
+/// answer gives its events <c>serving_silo_unavailable</c>, never an error of the whole post.
 /// </summary>
 internal static class EventsApi
 {
@@ -21,7 +24,7 @@ internal static class EventsApi
         var group = routes.MapGroup("/v1");
         group.MapPost("/events", HandleAsync)
             .WithName("Events")
-            .WithSummary("Impressions and clicks of served predictions (NDJSON or a JSON array); joined into labeled examples")
+            .WithSummary("Impressions and clicks of served predictions (NDJSON or a JSON array); joined into labeled examples by the silo that served them")
             .Accepts<EventDocument[]>("application/json", "application/x-ndjson")
             .Produces<EventsResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -54,7 +57,10 @@ internal static class EventsApi
         int positives, negatives;
         try
         {
-            (positives, negatives) = await joiner.HandleAsync(events, outcomes, context.RequestAborted).ConfigureAwait(false);
+            // In a cluster, events for predictions another silo served go to that silo (one call per silo per post).
+            (positives, negatives) = context.RequestServices.GetService<EventForwarder>() is { } forwarder
+                ? await EventRouting.HandleAsync(events, outcomes, joiner.HandleAsync, forwarder, context.RequestServices.GetService<JoinerMetrics>(), context.RequestAborted).ConfigureAwait(false)
+                : await joiner.HandleAsync(events, outcomes, context.RequestAborted).ConfigureAwait(false);
         }
         catch (Exception e) when (IngestionFailures.Classify(e, context) is { } failure)
         {

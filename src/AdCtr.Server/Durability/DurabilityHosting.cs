@@ -64,6 +64,7 @@ internal static partial class DurabilityHosting
                 engine.ServedSink = created;
                 return created;
             });
+            services.AddSingleton<AdCtr.Grains.Events.ISiloEventsSink>(sp => new Cluster.SiloEventsSink(sp.GetRequiredService<ImpressionJoiner>()));
         }
 
         return builder;

@@ -71,6 +71,8 @@ public static partial class AdCtrServer
                 grains.IdleTimeout / 2)
             {
                 Journaled = sp.GetService<Cluster.PostgreSqlJournal>() is not null,
+                // In a cluster the impression ids carry this silo's tag, so that any silo can send an event to the one that served it.
+                SiloTag = sp.GetRequiredService<AdCtrClusterOptions>().IsPostgreSql ? Cluster.EventForwarder.TagOf(sp.GetRequiredService<ILocalSiloDetails>().SiloAddress) : null,
             };
         });
         services.AddAdCtrMetrics();

@@ -139,6 +139,14 @@ internal static class SiloHosting
         {
             // Registered before UseOrleans so that it starts (hosted services start in order) before the silo joins.
             builder.Services.AddHostedService(_ => new PostgreSqlSchema(cluster.ConnectionString!));
+
+            // /v1/events sends events to the silo that served their prediction (EventForwarder, AdCtr.Grains.Events).
+            builder.Services.AddSingleton(sp => new EventForwarder(
+                sp.GetRequiredService<CtrEngine>(),
+                sp.GetRequiredService<IClusterMembershipService>(),
+                sp.GetRequiredService<IGrainFactory>(),
+                sp.GetRequiredService<ILocalSiloDetails>().SiloAddress,
+                grains.CallTimeout));
         }
 
         if (journaled)

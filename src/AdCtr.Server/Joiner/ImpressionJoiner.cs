@@ -24,11 +24,17 @@ public enum EventOutcome
     /// <summary>An impression after the attribution window: not learned.</summary>
     ImpressionAfterWindow,
 
-    /// <summary>An impression id this server process never served: not learned.</summary>
+    /// <summary>An impression id this server process (in a cluster: no silo of the cluster) never served, or one served before a restart: not learned.</summary>
     UnknownImpression,
 
     /// <summary>A malformed line.</summary>
     Invalid,
+
+    /// <summary>
+    /// In a cluster: the silo that served the prediction is dead, or did not answer the forwarded events in time
+    /// (nothing of them was learned there unless it answered later; sending them again is safe: events are idempotent).
+    /// </summary>
+    ServingSiloUnavailable,
 }
 
 /// <summary>Event types of <c>/v1/events</c>.</summary>
@@ -95,7 +101,7 @@ internal sealed partial class ImpressionJoiner : IServedPredictionSink, IAsyncDi
     private readonly PendingSlab[] _shards = new PendingSlab[ShardCount];
     private readonly ConcurrentDictionary<ulong, string> _campaignNames = new();
     private readonly SemaphoreSlim _sweeping = new(1, 1);
-    private readonly long[] _outcomes = new long[7];
+    private readonly long[] _outcomes = new long[Enum.GetValues<EventOutcome>().Length];
     private readonly ITimer? _timer;
     private readonly ILogger? _logger;
     private long _served;

@@ -12,7 +12,7 @@ internal sealed class JoinerMetrics
     public const string EventsName = "adctr_joiner_events_total";
     public const string PendingName = "adctr_joiner_pending";
 
-    private static readonly string[] OutcomeNames = ["accepted", "duplicate", "click_without_impression", "click_after_window", "impression_after_window", "unknown_impression", "invalid"];
+    private static readonly string[] OutcomeNames = ["accepted", "duplicate", "click_without_impression", "click_after_window", "impression_after_window", "unknown_impression", "invalid", "serving_silo_unavailable"];
 
     private readonly Counter _eventsFamily;
     private readonly Counter.Child?[] _events;

@@ -25,6 +25,7 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
     private readonly ConcurrentDictionary<ulong, ICampaignGrain> _grainReferences = new();
     private readonly ProgressiveStats _uncampaigned = new();
     private readonly ulong _impressionSalt;
+    private readonly uint? _siloTag;
     private readonly IGrainFactory? _grains;
     private long _impressionCounter;
     private long _examplesLearned;
@@ -287,14 +288,50 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
     /// </summary>
     public bool WasIssued(ulong bits)
     {
+        var n = Unmix(bits) ^ _impressionSalt;
+        return n >= 1 && n <= (ulong)Interlocked.Read(ref _impressionCounter);
+    }
+
+    /// <summary>Bits of the salt below the silo tag: the counter stays below 2^44 (1.7e13 predictions per process).</summary>
+    public const int SiloTagShift = 44;
+
+    /// <summary>The largest silo tag (20 bits).</summary>
+    public const uint MaxSiloTag = (1u << (64 - SiloTagShift)) - 1;
+
+    /// <summary>
+    /// In a cluster, the serving silo's tag (20 bits, <see cref="Cluster.EventForwarder.TagOf"/> of its address):
+    /// it replaces the top bits of the random salt, so that <see cref="TagOf"/> of any id this process issues gives it
+    /// back. The id's format, and the cost of writing one, are unchanged. Null (the default, a single node): the salt
+    /// is all random, as before.
+    /// </summary>
+    public uint? SiloTag
+    {
+        get => _siloTag;
+        init
+        {
+            if (value is { } tag)
+            {
+                ArgumentOutOfRangeException.ThrowIfGreaterThan(tag, MaxSiloTag);
+                _impressionSalt = ((ulong)tag << SiloTagShift) | (_impressionSalt & ((1UL << SiloTagShift) - 1));
+            }
+
+            _siloTag = value;
+        }
+    }
+
+    /// <summary>The silo tag of the process that issued <paramref name="bits"/> (a parsed impression id), when that process had one.</summary>
+    public static uint TagOf(ulong bits) => (uint)(Unmix(bits) >> SiloTagShift);
+
+    /// <summary>Inverts SplitMix64's finaliser and its added constant: counter XOR salt.</summary>
+    private static ulong Unmix(ulong bits)
+    {
         var z = bits;
         z ^= (z >> 31) ^ (z >> 62);
         z *= InverseMix2;
         z ^= (z >> 27) ^ (z >> 54);
         z *= InverseMix1;
         z ^= (z >> 30) ^ (z >> 60);
-        var n = (z - 0x9E3779B97F4A7C15UL) ^ _impressionSalt;
-        return n >= 1 && n <= (ulong)Interlocked.Read(ref _impressionCounter);
+        return z - 0x9E3779B97F4A7C15UL;
     }
 
     /// <summary>Multiplicative inverses (mod 2^64) of SplitMix64's two odd multipliers.</summary>
