@@ -368,6 +368,20 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
         return 17;
     }
 
+    /// <summary>Learns row <paramref name="i"/>, which has no campaign, into the global model alone, on the caller's thread.</summary>
+    private void LearnUncampaigned(ExampleBatch batch, int i, long now)
+    {
+        var label = batch.Label(i);
+        var weight = batch.Weight(i);
+        var p = GlmixSpans.Learn(Global, null, batch.GlobalIndices(i), batch.GlobalValues(i), default, default, label, weight);
+        lock (_uncampaigned)
+        {
+            _uncampaigned.Add(p, label, weight, now);
+        }
+
+        ((IProgressiveObserver)this).Record(p, label, weight);
+    }
+
     /// <summary>
     /// Learns a batch: examples without a campaign on the caller's thread, the others through one grain call per
     /// campaign (campaigns run in parallel; each campaign's rows in order, in one turn). Completes when every example
@@ -383,15 +397,7 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
         {
             if (!batch.HasCampaign(i))
             {
-                var label = batch.Label(i);
-                var weight = batch.Weight(i);
-                var p = GlmixSpans.Learn(Global, null, batch.GlobalIndices(i), batch.GlobalValues(i), default, default, label, weight);
-                lock (_uncampaigned)
-                {
-                    _uncampaigned.Add(p, label, weight, now);
-                }
-
-                ((IProgressiveObserver)this).Record(p, label, weight);
+                LearnUncampaigned(batch, i, now);
                 uncampaigned++;
                 continue;
             }
@@ -489,15 +495,7 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
             var now = Time.GetUtcNow().ToUnixTimeMilliseconds();
             foreach (var i in uncampaigned)
             {
-                var label = batch.Label(i);
-                var weight = batch.Weight(i);
-                var p = GlmixSpans.Learn(Global, null, batch.GlobalIndices(i), batch.GlobalValues(i), default, default, label, weight);
-                lock (_uncampaigned)
-                {
-                    _uncampaigned.Add(p, label, weight, now);
-                }
-
-                ((IProgressiveObserver)this).Record(p, label, weight);
+                LearnUncampaigned(batch, i, now);
             }
         }
 
