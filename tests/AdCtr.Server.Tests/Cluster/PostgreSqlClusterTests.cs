@@ -36,18 +36,14 @@ public sealed class PostgreSqlClusterTests(PostgreSqlServer postgres) : IClassFi
         var url2 = await server2.ListeningAsync(StartTimeout);
         using var client1 = new HttpClient { BaseAddress = url1 };
         using var client2 = new HttpClient { BaseAddress = url2 };
-        await ReadyAsync(client1);
-        await ReadyAsync(client2);
+        await PostgreSqlDurabilityTests.ReadyAsync(client1, StartTimeout);
+        await PostgreSqlDurabilityTests.ReadyAsync(client2, StartTimeout);
 
         // Both silos are Active (Orleans' SiloStatus.Active = 3) in the membership table of this cluster.
-        var deadline = DateTime.UtcNow + StartTimeout;
-        long active;
-        while ((active = await ActiveSilosAsync(connectionString)) < 2 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(200);
-        }
-
-        Assert.Equal(2, active);
+        await Poll.UntilAsync(
+            async () => await ActiveSilosAsync(connectionString) is var active && active >= 2 ? null : active + " active silos in the membership table",
+            StartTimeout);
+        Assert.Equal(2, await ActiveSilosAsync(connectionString));
 
         // One example of every campaign through each server: each campaign's single activation (wherever Orleans placed
         // it) has both, and both servers report the same statistics.
@@ -112,22 +108,6 @@ public sealed class PostgreSqlClusterTests(PostgreSqlServer postgres) : IClassFi
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT count(*) FROM OrleansMembershipTable WHERE DeploymentId = 'adctr' AND Status = 3", connection);
         return (long)(await command.ExecuteScalarAsync())!;
-    }
-
-    private static async Task ReadyAsync(HttpClient client)
-    {
-        var deadline = DateTime.UtcNow + StartTimeout;
-        while (true)
-        {
-            using var response = await client.GetAsync("/health/ready");
-            if (response.StatusCode == HttpStatusCode.OK)
-            {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "/health/ready still " + response.StatusCode + " after " + StartTimeout);
-            await Task.Delay(100);
-        }
     }
 
     private static async Task PostExampleAsync(HttpClient client, string campaign, int label)

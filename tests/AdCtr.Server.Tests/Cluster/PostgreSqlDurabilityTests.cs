@@ -202,21 +202,14 @@ public sealed class PostgreSqlDurabilityTests(PostgreSqlServer postgres) : IClas
         return (long)stats.RootElement.GetProperty("clicks").GetDouble();
     }
 
-    internal static async Task ReadyAsync(HttpClient client, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            using var response = await client.GetAsync("/health/ready");
-            if (response.StatusCode == HttpStatusCode.OK)
+    internal static Task ReadyAsync(HttpClient client, TimeSpan timeout) =>
+        Poll.UntilAsync(
+            async () =>
             {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "/health/ready still " + response.StatusCode + " after " + timeout);
-            await Task.Delay(100);
-        }
-    }
+                using var response = await client.GetAsync("/health/ready");
+                return response.StatusCode == HttpStatusCode.OK ? null : "/health/ready still " + response.StatusCode;
+            },
+            timeout);
 
     internal static async Task<long> ScalarAsync(string connectionString, string sql)
     {
