@@ -36,10 +36,6 @@ public sealed class DurabilityOptions
     /// </summary>
     public bool SkipCorruptRecords { get; set; }
 
-    /// <summary>Examples learned per replay step (at most AdCtr:Limits:MaxBatch). Default 1000.</summary>
-    [Range(1, 1_000_000)]
-    public int ReplayBatch { get; set; } = 1000;
-
     /// <summary>Retraining: largest number of examples read from the log window. Default 2,000,000.</summary>
     [Range(10, 100_000_000)]
     public int RetrainMaxExamples { get; set; } = 2_000_000;

@@ -382,7 +382,7 @@ internal sealed partial class DurabilityService : IHostedService, IAsyncDisposab
         LogReadReport report;
         try
         {
-            var reader = new LogExampleReader(_engine, _options.ReplayBatch);
+            var reader = new LogExampleReader(_engine, chunkSize: null); // the batches as acknowledged: the same model, bit for bit
             report = await reader.ReadAsync(log, from, null, _options.SkipCorruptRecords, long.MaxValue, (batch, ids) => _engine.LearnAsync(batch, ids), ct).ConfigureAwait(false);
         }
         catch (LogCorruptionException e)

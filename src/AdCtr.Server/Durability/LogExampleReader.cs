@@ -15,9 +15,12 @@ internal sealed record LogReadReport(long Records, long Examples, long Rejected,
 /// whitespace), parsed and encoded exactly as the endpoint does, and a <see cref="JoinedExampleRecord"/>
 /// (first byte 0xA1). A chunk never mixes the two kinds, so records are learned in the order they were appended.
 /// </summary>
-internal sealed class LogExampleReader(CtrEngine engine, int chunkSize)
+/// <param name="chunkSize">Examples per chunk at most; null: one chunk per batch as it was appended (replay: the server
+/// learns the batches it acknowledged, so a replay rebuilds the model it had, bit for bit, issue 15).</param>
+internal sealed class LogExampleReader(CtrEngine engine, int? chunkSize)
 {
-    private readonly int _chunk = Math.Clamp(chunkSize, 1, engine.Limits.MaxBatch);
+    private readonly int _chunk = Math.Clamp(chunkSize ?? int.MaxValue, 1, engine.Limits.MaxBatch);
+    private readonly bool _byBatch = chunkSize is null;
     private readonly ulong _fingerprint = engine.Spec.Fingerprint();
 
     /// <summary>
@@ -116,7 +119,7 @@ internal sealed class LogExampleReader(CtrEngine engine, int chunkSize)
                     rejected++;
                 }
 
-                if (binary.Count >= _chunk)
+                if (binary.Count >= _chunk || (_byBatch && record.EndsBatch))
                 {
                     await FlushBinary().ConfigureAwait(false);
                 }
@@ -127,7 +130,7 @@ internal sealed class LogExampleReader(CtrEngine engine, int chunkSize)
                 ndjson.Write(payload.Span);
                 ndjson.WriteByte((byte)'\n');
                 ndjsonLines++;
-                if (ndjsonLines >= _chunk)
+                if (ndjsonLines >= _chunk || (_byBatch && record.EndsBatch))
                 {
                     await FlushNdjson().ConfigureAwait(false);
                 }

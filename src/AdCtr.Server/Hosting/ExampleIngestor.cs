@@ -22,6 +22,8 @@ internal sealed class ExampleIngestor(
     Cluster.PostgreSqlJournal? journal = null,
     TimeSpan learnRetry = default)
 {
+    private readonly Lock _order = new();
+
     /// <param name="records">One log record per example of <paramref name="batch"/>: the raw NDJSON line of
     /// <c>/v1/examples</c>, or a <see cref="Joiner.JoinedExampleRecord"/> for a joined example.</param>
     public async ValueTask IngestAsync(ExampleBatch batch, IReadOnlyDictionary<ulong, string> campaignIds, IReadOnlyList<ReadOnlyMemory<byte>> records, CancellationToken ct) =>
@@ -40,12 +42,32 @@ internal sealed class ExampleIngestor(
         }
 
         using var entry = gate is null ? default : await gate.EnterAsync(ct).ConfigureAwait(false);
-        if (log is not null)
+
+        // The batch's learn turn is taken together with its place in the log (the append enqueues its records before it
+        // returns), so batches are learned in log order and a replay of the log gives the same model (issue 15).
+        ValueTask append = default;
+        LearnTurn turn;
+        lock (_order)
         {
-            await log.AppendAsync(records, ct).ConfigureAwait(false);
+            if (log is not null)
+            {
+                append = log.AppendAsync(records, ct);
+            }
+
+            turn = engine.TakeLearnTurn();
         }
 
-        await engine.LearnAsync(batch, campaignIds).ConfigureAwait(false);
+        try
+        {
+            await append.ConfigureAwait(false);
+        }
+        catch
+        {
+            turn.Skip();
+            throw;
+        }
+
+        await engine.LearnAsync(batch, campaignIds, turn).ConfigureAwait(false);
         metrics?.ExamplesLearned(batch.Count);
         return true;
     }
@@ -54,5 +76,7 @@ internal sealed class ExampleIngestor(
 /// <summary>Durable storage of accepted example records (the example log).</summary>
 internal interface IExampleSink
 {
+    /// <summary>Appends the records. Their place in the log is taken before this returns (the ingestor relies on it to
+    /// learn batches in log order); the returned task completes once they are durable.</summary>
     ValueTask AppendAsync(IReadOnlyList<ReadOnlyMemory<byte>> records, CancellationToken ct);
 }

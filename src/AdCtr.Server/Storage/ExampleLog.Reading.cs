@@ -75,9 +75,9 @@ public sealed partial class ExampleLog
             // Bounded: each record read advances the offset by at least 9 bytes towards reader.Limit.
             while (true)
             {
-                if (reader.TryReadNext(out var offset, out var payload, out _, out var damage))
+                if (reader.TryReadNext(out var offset, out var payload, out var continues, out var damage))
                 {
-                    yield return new LogRecord(new LogPosition(first + offset), payload);
+                    yield return new LogRecord(new LogPosition(first + offset), payload, endsBatch: !continues);
                     continue;
                 }
 

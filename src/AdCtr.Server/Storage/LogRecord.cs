@@ -6,11 +6,15 @@ namespace AdCtr.Server.Storage;
 /// </summary>
 public readonly struct LogRecord
 {
-    internal LogRecord(LogPosition position, ReadOnlyMemory<byte> payload)
+    internal LogRecord(LogPosition position, ReadOnlyMemory<byte> payload, bool endsBatch = true)
     {
         Position = position;
         Payload = payload;
+        EndsBatch = endsBatch;
     }
+
+    /// <summary>True for the last record of the batch it was appended with (a single record is a batch of one).</summary>
+    public bool EndsBatch { get; }
 
     /// <summary>Position of the record's header.</summary>
     public LogPosition Position { get; }

@@ -41,11 +41,19 @@ public static class EvalCommand
         var set = ModelConfig.SetOption();
         var threads = new Option<int>("--threads") { Description = "2 (default): read and encode on a second thread, learn on this one (online model); 1: all on one thread", DefaultValueFactory = _ => 2 };
         threads.AcceptOnlyFromAmong("1", "2");
+        var batch = new Option<int>("--batch") { Description = "1 (default): learn row after row; N: learn each N rows as the server learns one posted batch of N (its model then equals the server's)", DefaultValueFactory = _ => 1 };
+        batch.Validators.Add(r =>
+        {
+            if (r.Tokens.Count > 0 && int.TryParse(r.Tokens[^1].Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n is < 1 or > 100_000)
+            {
+                r.AddError("--batch must be in 1..100000");
+            }
+        });
         var l2 = new Option<double?>("--l2") { Description = "L2 of the global model (FTRL) and of the batch model (default: the configuration's global L2)" };
 
         var command = new Command("eval", "Evaluate the online (FTRL-Proximal) learner or an ML.NET batch learner on a log")
         {
-            data, format, spec, bits, model, holdout, json, strict, alpha, l1, l2, threads, config, set,
+            data, format, spec, bits, model, holdout, json, strict, alpha, l1, l2, threads, batch, config, set,
         };
         command.SetAction(r =>
         {
@@ -77,12 +85,13 @@ public static class EvalCommand
                 settings,
                 r.GetValue(threads),
                 r.InvocationConfiguration.Output,
-                r.InvocationConfiguration.Error);
+                r.InvocationConfiguration.Error,
+                r.GetValue(batch));
         });
         return command;
     }
 
-    public static int Execute(string data, string formatName, string? specPath, int? bits, EvalModel model, double holdout, bool json, bool strict, ModelSettings modelSettings, int threads, TextWriter stdout, TextWriter stderr)
+    public static int Execute(string data, string formatName, string? specPath, int? bits, EvalModel model, double holdout, bool json, bool strict, ModelSettings modelSettings, int threads, TextWriter stdout, TextWriter stderr, int batch = 1)
     {
         SpecResolver.TryParseFormat(formatName, out var format);
         FeatureSpec spec;
@@ -105,7 +114,7 @@ public static class EvalCommand
             return Program.UsageError;
         }
 
-        var settings = new EvalSettings { Spec = spec, Model = model, Holdout = holdout, Strict = strict, Global = global, Campaign = modelSettings.Campaign, CampaignAdmission = modelSettings.CampaignAdmission, BatchL2 = global.L2, Threads = threads };
+        var settings = new EvalSettings { Spec = spec, Model = model, Holdout = holdout, Strict = strict, Global = global, Campaign = modelSettings.Campaign, CampaignAdmission = modelSettings.CampaignAdmission, BatchL2 = global.L2, Threads = threads, Batch = batch };
         var showProgress = !json && !Console.IsErrorRedirected;
         EvalResult result;
         try

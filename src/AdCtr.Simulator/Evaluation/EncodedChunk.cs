@@ -6,28 +6,30 @@ namespace AdCtr.Simulator.Evaluation;
 /// A chunk of encoded examples in flat arrays, handed from the thread that reads and encodes a log to the
 /// thread that learns from it (the two halves of an online pass run on the machine's two cores).
 /// </summary>
-internal sealed class EncodedChunk
+internal sealed class EncodedChunk(int capacity = EncodedChunk.DefaultCapacity)
 {
-    public const int Capacity = 2048;
+    public const int DefaultCapacity = 2048;
 
-    private int[] _gi = new int[Capacity * 48];
-    private float[] _gv = new float[Capacity * 48];
-    private int[] _ci = new int[Capacity * 16];
-    private float[] _cv = new float[Capacity * 16];
-    private readonly int[] _gOffset = new int[Capacity + 1];
-    private readonly int[] _cOffset = new int[Capacity + 1];
+    private int[] _gi = new int[capacity * 48];
+    private float[] _gv = new float[capacity * 48];
+    private int[] _ci = new int[capacity * 16];
+    private float[] _cv = new float[capacity * 16];
+    private readonly int[] _gOffset = new int[capacity + 1];
+    private readonly int[] _cOffset = new int[capacity + 1];
+
+    public int Capacity { get; } = capacity;
 
     public int Count { get; private set; }
 
-    public float[] Labels { get; } = new float[Capacity];
+    public float[] Labels { get; } = new float[capacity];
 
-    public float[] Weights { get; } = new float[Capacity];
+    public float[] Weights { get; } = new float[capacity];
 
-    public long[] Lines { get; } = new long[Capacity];
+    public long[] Lines { get; } = new long[capacity];
 
-    public ulong[] CampaignKeys { get; } = new ulong[Capacity];
+    public ulong[] CampaignKeys { get; } = new ulong[capacity];
 
-    public bool[] HasCampaign { get; } = new bool[Capacity];
+    public bool[] HasCampaign { get; } = new bool[capacity];
 
     public bool IsFull => Count == Capacity;
 

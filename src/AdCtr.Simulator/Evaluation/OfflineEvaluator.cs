@@ -37,6 +37,12 @@ public sealed class EvalSettings
 
     /// <summary>1: read, encode and learn on one thread; 2: read and encode on a second thread (online only).</summary>
     public int Threads { get; init; } = 1;
+
+    /// <summary>
+    /// 1: learn strictly one row after another. N &gt; 1: learn each N rows as the server learns one posted batch of N
+    /// (<see cref="BatchTurns"/>), so the model equals a server's that was posted the file in batches of N (online only).
+    /// </summary>
+    public int Batch { get; init; } = 1;
 }
 
 public sealed record EvalResult(long Examples, double Seconds, BinaryMetrics? Progressive, BinaryMetrics Holdout, long HoldoutExamples, long MalformedLines, IReadOnlyList<MalformedLine> FirstMalformed);
@@ -125,6 +131,26 @@ public static class OfflineEvaluator
         var progressive = new MetricsAccumulator(EstimateLines(path));
         var lines = new ExampleLines();
         long examples = 0;
+        if (s.Batch > 1)
+        {
+            var chunk = new EncodedChunk(s.Batch);
+            var turns = new BatchTurns();
+            while (reader.TryRead(row))
+            {
+                encoder.Encode(row, x);
+                chunk.Add(x, row.Label, row.Weight, reader.LineNumber);
+                if (chunk.IsFull)
+                {
+                    examples += LearnBatch(model, turns, chunk, progressive, lines);
+                    ct.ThrowIfCancellationRequested();
+                    progress?.Invoke(examples);
+                }
+            }
+
+            examples += LearnBatch(model, turns, chunk, progressive, lines);
+            return OnlineResult(reader, s, progressive, lines, examples);
+        }
+
         while (reader.TryRead(row))
         {
             encoder.Encode(row, x);
@@ -142,6 +168,26 @@ public static class OfflineEvaluator
         return OnlineResult(reader, s, progressive, lines, examples);
     }
 
+    /// <summary>Learns a chunk as one posted batch, records its predictions in row order and empties it; returns its rows.</summary>
+    private static int LearnBatch(GlmixModel model, BatchTurns turns, EncodedChunk chunk, MetricsAccumulator progressive, ExampleLines lines)
+    {
+        var count = chunk.Count;
+        if (count == 0)
+        {
+            return 0;
+        }
+
+        var predictions = turns.Learn(model, chunk);
+        for (var i = 0; i < count; i++)
+        {
+            progressive.Add(predictions[i], chunk.Labels[i] > 0 ? 1 : 0, chunk.Weights[i]);
+            lines.Add(chunk.Lines[i]);
+        }
+
+        chunk.Clear();
+        return count;
+    }
+
     private static EvalResult RunOnlinePipelined(string path, LogFormat format, EvalSettings s, ReaderOptions options, Action<long>? progress, CancellationToken ct)
     {
         var spec = s.Spec;
@@ -156,10 +202,11 @@ public static class OfflineEvaluator
         var free = Channel.CreateUnbounded<EncodedChunk>();
         for (var i = 0; i < 6; i++)
         {
-            free.Writer.TryWrite(new EncodedChunk());
+            free.Writer.TryWrite(new EncodedChunk(s.Batch > 1 ? s.Batch : EncodedChunk.DefaultCapacity));
         }
 
         var producer = Task.Run(() => Produce(reader, spec, full.Writer, free.Reader, ct), ct);
+        var turns = s.Batch > 1 ? new BatchTurns() : null;
         long examples = 0;
         try
         {
@@ -167,6 +214,14 @@ public static class OfflineEvaluator
             {
                 while (full.Reader.TryRead(out var chunk))
                 {
+                    if (turns is not null)
+                    {
+                        examples += LearnBatch(model, turns, chunk, progressive, lines);
+                        progress?.Invoke(examples);
+                        free.Writer.TryWrite(chunk);
+                        continue;
+                    }
+
                     for (var i = 0; i < chunk.Count; i++)
                     {
                         if (i + PrefetchDistance < chunk.Count)

@@ -43,10 +43,6 @@ internal sealed class InProcessServer : IAsyncDisposable
             "--AdCtr:Calibration:Kind=None",
             "--AdCtr:Admin:ApiKey=" + ApiKey,
             "--Logging:LogLevel:Default=Warning",
-            // Replay steps of one test batch: each step then holds one campaign, learned in one grain turn in order,
-            // so a replayed model equals the original bit for bit (steps spanning two campaigns would run their
-            // grains in parallel, and Hogwild updates of the global model would make the order vary).
-            "--AdCtr:Durability:ReplayBatch=" + ExampleData.DefaultBatchSize,
         };
         if (settings is not null)
         {

@@ -38,6 +38,12 @@ internal sealed class LoopbackServer : IAsyncDisposable
     /// <summary>The silo's grain factory (management calls in tests, e.g. forcing activation collection).</summary>
     public IGrainFactory Grains => _app.Services.GetRequiredService<IGrainFactory>();
 
+    /// <summary>The data directory (example log and snapshots), deleted at dispose.</summary>
+    public string DataDirectory => _dataDirectory;
+
+    /// <summary>The server's services (its example log, options).</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <summary>Base address, with a trailing slash.</summary>
     public Uri Address => Client.BaseAddress!;
 
