@@ -158,6 +158,17 @@ public sealed class EvalServerEqualityTests : IDisposable
         Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("100001")]
+    public void EvalBatch_OutOfRange_IsAUsageError(string batch)
+    {
+        var (code, stdout, stderr) = AdCtrSim.Run("eval", "--data", "unused.ndjson", "--format", "ndjson", "--batch", batch);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.StartsWith("adctr-sim: --batch must be in 1..100000", stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Eval_MissingConfig_IsAOneLineUsageError()
     {
