@@ -1,7 +1,6 @@
 using System.Globalization;
 using AdCtr.Grains.Journal;
 using AdCtr.Grains.Storage;
-using AdCtr.Learning.Models;
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 
@@ -220,7 +219,6 @@ public sealed partial class CampaignGrain(
 
     private void LearnRows(ExampleBatch batch, int[] rows)
     {
-        var global = silo.Global;
         var model = _entry!.Model;
         var stats = _entry.Stats;
         var observer = silo.Observer;
@@ -229,7 +227,7 @@ public sealed partial class CampaignGrain(
         {
             var label = batch.Label(i);
             var weight = batch.Weight(i);
-            var p = GlmixSpans.Learn(global, model, batch.GlobalIndices(i), batch.GlobalValues(i), batch.CampaignIndices(i), batch.CampaignValues(i), label, weight);
+            var p = silo.Learn(model, batch, i);
             stats.Add(p, label, weight, now);
             observer?.Record(p, label, weight);
         }

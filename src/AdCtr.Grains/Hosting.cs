@@ -2,6 +2,7 @@ using AdCtr.Grains.Journal;
 using AdCtr.Grains.Storage;
 using Orleans.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Runtime.Hosting;
 
 namespace AdCtr.Grains;
@@ -23,6 +24,7 @@ public static class CampaignGrainHosting
     {
         services.AddSingleton(storage);
         services.AddSingleton(model);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddPlacementDirector<Events.SiloKeyedPlacementStrategy, Events.SiloKeyedPlacementDirector>();
         if (durability is { } cluster)
         {

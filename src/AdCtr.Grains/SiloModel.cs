@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using AdCtr.Learning.Features;
 using AdCtr.Learning.Ftrl;
+using AdCtr.Learning.Models;
 
 namespace AdCtr.Grains;
 
@@ -31,6 +32,35 @@ public sealed class SiloModel(DenseFtrlModel global, FtrlParameters campaignPara
     /// (half the activation collection age); null: never.
     /// </summary>
     public TimeSpan? KeepAlivePeriod { get; init; }
+
+    /// <summary>
+    /// In a cluster, the global-model terms learned here since the last exchange with the other silos
+    /// (<see cref="GlobalSync.GlobalModelSync"/>); null on a single node.
+    /// </summary>
+    public GlobalSync.GlobalOutbox? Outbox { get; init; }
+
+    [ThreadStatic]
+    private static FtrlDeltas? t_terms;
+
+    /// <summary>
+    /// Predict-then-learn on one example into the global model and <paramref name="campaign"/> (null: none), in place;
+    /// in a cluster the global model's terms also go to the <see cref="Outbox"/> (the same bits as the in-place update:
+    /// <see cref="DenseFtrlModel.Defer"/> then <see cref="DenseFtrlModel.Apply"/>).
+    /// </summary>
+    public double Learn(SparseFtrlModel? campaign, ExampleBatch batch, int i)
+    {
+        if (Outbox is null)
+        {
+            return GlmixSpans.Learn(Global, campaign, batch.GlobalIndices(i), batch.GlobalValues(i), batch.CampaignIndices(i), batch.CampaignValues(i), batch.Label(i), batch.Weight(i));
+        }
+
+        var terms = t_terms ??= new FtrlDeltas(256);
+        terms.Clear();
+        var p = GlmixSpans.LearnDeferred(Global, campaign, batch.GlobalIndices(i), batch.GlobalValues(i), batch.CampaignIndices(i), batch.CampaignValues(i), batch.Label(i), batch.Weight(i), terms);
+        Global.Apply(terms);
+        Outbox.Add(terms);
+        return p;
+    }
 
     /// <summary>Receives every progressive (prediction, label, weight) of a learned example (calibration), or null.</summary>
     public IProgressiveObserver? Observer { get; set; }

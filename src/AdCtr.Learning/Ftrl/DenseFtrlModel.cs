@@ -254,6 +254,89 @@ public sealed class DenseFtrlModel : IFtrlModel
         return k;
     }
 
+    /// <summary>
+    /// The FTRL update of <see cref="Update"/> computed against this model as it is, without writing it: appends one
+    /// (coordinate, dz, dn) term per coordinate to <paramref name="deltas"/> (dz = g_i - sigma_i w_i, dn = g_i^2, with
+    /// sigma_i from this model's n). <see cref="Apply"/> adds them later. For one example alone, Defer then Apply gives
+    /// the bits <see cref="Update"/> gives (the same float operations in the same order).
+    /// </summary>
+    public void Defer(ReadOnlySpan<int> indices, ReadOnlySpan<float> values, ReadOnlySpan<float> weights, float gradientScale, FtrlDeltas deltas)
+    {
+        if (indices.Length > values.Length || indices.Length > weights.Length)
+        {
+            throw new ArgumentException("indices, values and weights differ in length");
+        }
+
+        deltas.Reserve(indices.Length, out var slots, out var dz, out var dn);
+        var k = Avx2.IsSupported && indices.Length >= Vector256<int>.Count
+            ? DeferVector(indices, values, weights, gradientScale, slots, dz, dn)
+            : 0;
+        ref var zn = ref MemoryMarshal.GetArrayDataReference(_zn);
+        var invAlpha = _math.InvAlpha;
+        for (; k < indices.Length; k++)
+        {
+            var slot = indices[k] & _mask;
+            var n0 = Unsafe.Add(ref zn, ((nint)(uint)slot << 1) + 1);
+            var g = gradientScale * values[k];
+            var n1 = n0 + (g * g);
+            var sigma = (MathF.Sqrt(n1) - MathF.Sqrt(n0)) * invAlpha;
+            slots[k] = slot;
+            dz[k] = g - (sigma * weights[k]);
+            dn[k] = g * g;
+        }
+    }
+
+    /// <summary>Eight coordinates at a time: gathers only n (the weights are given), stores the terms contiguously.</summary>
+    private unsafe int DeferVector(ReadOnlySpan<int> indices, ReadOnlySpan<float> values, ReadOnlySpan<float> weights, float gradientScale, Span<int> slots, Span<float> dz, Span<float> dn)
+    {
+        var mask = Vector256.Create(_mask);
+        var g = Vector256.Create(gradientScale);
+        var invAlpha = Vector256.Create(_math.InvAlpha);
+        var k = 0;
+        fixed (float* state = _zn)
+        fixed (int* idx = indices)
+        fixed (float* val = values)
+        fixed (float* wt = weights)
+        fixed (int* outSlot = slots)
+        fixed (float* outDz = dz)
+        fixed (float* outDn = dn)
+        {
+            var last = indices.Length - Vector256<int>.Count;
+            for (; k <= last; k += Vector256<int>.Count)
+            {
+                var slot = Avx2.And(Avx.LoadVector256(idx + k), mask);
+                var n = Avx2.GatherVector256(state + 1, slot, 8);
+                var gi = g * Avx.LoadVector256(val + k);
+                var g2 = gi * gi;
+                var sigma = (Vector256.Sqrt(n + g2) - Vector256.Sqrt(n)) * invAlpha;
+                Avx.Store(outSlot + k, slot);
+                Avx.Store(outDz + k, gi - (sigma * Avx.LoadVector256(wt + k)));
+                Avx.Store(outDn + k, g2);
+            }
+        }
+
+        return k;
+    }
+
+    /// <summary>
+    /// Adds deferred terms to this model in their order (z += dz, n += dn). The caller fixes the order of the turns it
+    /// applies, so the result does not depend on thread timing. Concurrent readers see each coordinate before or after
+    /// its term, never torn (32-bit writes).
+    /// </summary>
+    public void Apply(FtrlDeltas deltas)
+    {
+        ref var zn = ref MemoryMarshal.GetArrayDataReference(_zn);
+        var slots = deltas.Indices;
+        var dz = deltas.Dz;
+        var dn = deltas.Dn;
+        for (var k = 0; k < slots.Length; k++)
+        {
+            var i = (nint)(uint)(slots[k] & _mask) << 1;
+            Unsafe.Add(ref zn, i) += dz[k];
+            Unsafe.Add(ref zn, i + 1) += dn[k];
+        }
+    }
+
     public float WeightOf(int index)
     {
         var i = (index & _mask) << 1;
@@ -274,6 +357,20 @@ public sealed class DenseFtrlModel : IFtrlModel
         var i = (index & _mask) << 1;
         _zn[i] = z;
         _zn[i + 1] = n;
+    }
+
+    /// <summary>Copies the interleaved (z, n) state into <paramref name="destination"/> (2^(bits+1) floats).</summary>
+    public void CopyStateTo(Span<float> destination) => _zn.AsSpan().CopyTo(destination);
+
+    /// <summary>Replaces the state with interleaved (z, n) pairs (2^(bits+1) floats).</summary>
+    public void CopyStateFrom(ReadOnlySpan<float> state)
+    {
+        if (state.Length != _zn.Length)
+        {
+            throw new ArgumentException("the state holds " + state.Length + " floats, this model " + _zn.Length, nameof(state));
+        }
+
+        state.CopyTo(_zn);
     }
 
     /// <summary>Copies the state of <paramref name="other"/> (same bits) into this model.</summary>

@@ -166,7 +166,18 @@ public static class GlmixSpans
     }
 
     /// <summary>Predict-then-learn on one example; returns the raw probability before the update.</summary>
-    public static double Learn(IFtrlModel global, IFtrlModel? campaign, ReadOnlySpan<int> gi, ReadOnlySpan<float> gv, ReadOnlySpan<int> ci, ReadOnlySpan<float> cv, float label, float weight)
+    public static double Learn(IFtrlModel global, IFtrlModel? campaign, ReadOnlySpan<int> gi, ReadOnlySpan<float> gv, ReadOnlySpan<int> ci, ReadOnlySpan<float> cv, float label, float weight) =>
+        Learn(global, campaign, gi, gv, ci, cv, label, weight, null);
+
+    /// <summary>
+    /// Predict-then-learn on one example with the global model's update deferred: the campaign model is updated in
+    /// place, the global model is only read and its terms are appended to <paramref name="globalDeltas"/> (see
+    /// <see cref="FtrlDeltas"/>), to be added by <see cref="DenseFtrlModel.Apply"/> when the caller's turn order says.
+    /// </summary>
+    public static double LearnDeferred(DenseFtrlModel global, IFtrlModel? campaign, ReadOnlySpan<int> gi, ReadOnlySpan<float> gv, ReadOnlySpan<int> ci, ReadOnlySpan<float> cv, float label, float weight, FtrlDeltas globalDeltas) =>
+        Learn(global, campaign, gi, gv, ci, cv, label, weight, globalDeltas);
+
+    private static double Learn(IFtrlModel global, IFtrlModel? campaign, ReadOnlySpan<int> gi, ReadOnlySpan<float> gv, ReadOnlySpan<int> ci, ReadOnlySpan<float> cv, float label, float weight, FtrlDeltas? globalDeltas)
     {
         if (campaign is null)
         {
@@ -191,7 +202,15 @@ public static class GlmixSpans
 
         var p = Glmix.Sigmoid(logit);
         var g = (float)((p - label) * weight);
-        global.Update(gi, gv, gw, g);
+        if (globalDeltas is null)
+        {
+            global.Update(gi, gv, gw, g);
+        }
+        else
+        {
+            ((DenseFtrlModel)global).Defer(gi, gv, gw, g, globalDeltas);
+        }
+
         campaign?.Update(ci, cv, cw, g);
         if (rented is not null)
         {

@@ -1,3 +1,4 @@
+using AdCtr.Grains.GlobalSync;
 using AdCtr.Server.Hosting;
 
 namespace AdCtr.Server.Api;
@@ -6,10 +7,13 @@ namespace AdCtr.Server.Api;
 /// <param name="Address">Silo-to-silo endpoint and generation (Orleans' <c>SiloAddress</c>).</param>
 /// <param name="Status">Orleans' membership status: Joining, Active, ShuttingDown, Stopping, Dead ...</param>
 /// <param name="ActiveCampaigns">Campaign grains active there now; null when the silo did not answer (not Active).</param>
-internal sealed record ClusterSilo(string Address, string Name, string Status, bool IsThisSilo, int? ActiveCampaigns);
+/// <param name="GlobalSyncLagSeconds">In a cluster, seconds since the silo last exchanged its global model's learning
+/// with the others (null: never, or on a single node).</param>
+internal sealed record ClusterSilo(string Address, string Name, string Status, bool IsThisSilo, int? ActiveCampaigns, double? GlobalSyncLagSeconds = null);
 
 /// <summary>The cluster as the membership table records it.</summary>
-internal sealed record ClusterResponse(string Provider, string ClusterId, string ThisSilo, List<ClusterSilo> Silos);
+/// <param name="GlobalModelVersion">In a cluster, the number of exchanges the global-model grain has taken (null on a single node).</param>
+internal sealed record ClusterResponse(string Provider, string ClusterId, string ThisSilo, List<ClusterSilo> Silos, long? GlobalModelVersion = null);
 
 /// <summary><c>GET /v1/cluster</c>: the silos, their membership status and the campaign grains active on each.</summary>
 internal static class ClusterApi
@@ -24,7 +28,7 @@ internal static class ClusterApi
         return group;
     }
 
-    internal static async Task<IResult> GetAsync(IGrainFactory grains, ILocalSiloDetails local, AdCtrClusterOptions options)
+    internal static async Task<IResult> GetAsync(IGrainFactory grains, ILocalSiloDetails local, AdCtrClusterOptions options, TimeProvider time)
     {
         try
         {
@@ -42,6 +46,8 @@ internal static class ClusterApi
             }
 
             var statistics = await management.GetSimpleGrainStatistics([.. active]).ConfigureAwait(false);
+            var sync = options.IsPostgreSql ? await grains.GetGrain<IGlobalModelGrain>(0).GetStatus().ConfigureAwait(false) : null;
+            var now = time.GetUtcNow();
             var silos = new List<ClusterSilo>(hosts.Length);
             foreach (var h in hosts)
             {
@@ -58,11 +64,12 @@ internal static class ClusterApi
                     }
                 }
 
-                silos.Add(new ClusterSilo(h.SiloAddress.ToParsableString(), h.SiloName, h.Status.ToString(), h.SiloAddress.Equals(local.SiloAddress), campaigns));
+                double? lag = sync is not null && sync.LastExchange.TryGetValue(h.SiloAddress.ToParsableString(), out var last) ? (now - last).TotalSeconds : null;
+                silos.Add(new ClusterSilo(h.SiloAddress.ToParsableString(), h.SiloName, h.Status.ToString(), h.SiloAddress.Equals(local.SiloAddress), campaigns, lag));
             }
 
             silos.Sort(static (a, b) => string.CompareOrdinal(a.Address, b.Address));
-            return TypedResults.Ok(new ClusterResponse(options.Provider, options.ClusterId, local.SiloAddress.ToParsableString(), silos));
+            return TypedResults.Ok(new ClusterResponse(options.Provider, options.ClusterId, local.SiloAddress.ToParsableString(), silos, sync?.Version));
         }
         catch (Exception e) when (GrainFailures.IsUnavailable(e))
         {

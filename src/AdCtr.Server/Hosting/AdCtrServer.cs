@@ -68,7 +68,8 @@ public static partial class AdCtrServer
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<IGrainFactory>(),
                 sp.GetRequiredService<CampaignGrainStorage>(),
-                grains.IdleTimeout / 2)
+                grains.IdleTimeout / 2,
+                sp.GetRequiredService<AdCtrClusterOptions>().IsPostgreSql ? new AdCtr.Grains.GlobalSync.GlobalOutbox() : null)
             {
                 Journaled = sp.GetService<Cluster.PostgreSqlJournal>() is not null,
                 // In a cluster the impression ids carry this silo's tag, so that any silo can send an event to the one that served it.

@@ -87,6 +87,12 @@ public sealed class AdCtrClusterOptions
     public TimeSpan LearnRetryTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// <c>PostgreSql</c>: how often each silo exchanges what its global model learned with the other silos (through the
+    /// global-model grain, one call per silo per interval). Default 1 s.
+    /// </summary>
+    public TimeSpan GlobalSyncInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// Orleans failure detection (<c>ClusterMembershipOptions.ProbeTimeout</c>): period and timeout of the probes a silo
     /// sends its monitored peers. Null keeps Orleans' default (5 s).
     /// </summary>
@@ -99,8 +105,8 @@ public sealed class AdCtrClusterOptions
     public int? NumMissedProbesLimit { get; set; }
 
     internal string? Validate() =>
-        CheckpointEvery <= 0 || JournalTimeout <= TimeSpan.Zero || LearnRetryTimeout < TimeSpan.Zero || ProbeTimeout <= TimeSpan.Zero || NumMissedProbesLimit <= 0
-            ? "AdCtr:Cluster: CheckpointEvery, JournalTimeout, ProbeTimeout and NumMissedProbesLimit must be positive, LearnRetryTimeout not negative"
+        CheckpointEvery <= 0 || JournalTimeout <= TimeSpan.Zero || LearnRetryTimeout < TimeSpan.Zero || ProbeTimeout <= TimeSpan.Zero || NumMissedProbesLimit <= 0 || GlobalSyncInterval <= TimeSpan.Zero
+            ? "AdCtr:Cluster: CheckpointEvery, JournalTimeout, GlobalSyncInterval, ProbeTimeout and NumMissedProbesLimit must be positive, LearnRetryTimeout not negative"
             : ValidateEndpoints();
 
     private string? ValidateEndpoints() =>
@@ -147,6 +153,10 @@ internal static class SiloHosting
                 sp.GetRequiredService<IGrainFactory>(),
                 sp.GetRequiredService<ILocalSiloDetails>().SiloAddress,
                 grains.CallTimeout));
+
+            // Each silo's global model learns what the others learned (AdCtr.Grains.GlobalSync).
+            builder.Services.AddSingleton<GlobalSyncService>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<GlobalSyncService>());
         }
 
         if (journaled)

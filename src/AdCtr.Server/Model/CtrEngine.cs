@@ -33,7 +33,7 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
 
     /// <param name="grains">The silo's grain factory; null for an engine that only predicts (tests of the serving path).</param>
     /// <param name="storage">The campaign grain storage (states of deactivated campaigns), or null with no silo.</param>
-    public CtrEngine(FeatureSpec spec, ModelOptions model, LimitsOptions limits, CalibrationOptions calibration, TimeProvider time, IGrainFactory? grains = null, CampaignGrainStorage? storage = null, TimeSpan? keepAlivePeriod = null)
+    public CtrEngine(FeatureSpec spec, ModelOptions model, LimitsOptions limits, CalibrationOptions calibration, TimeProvider time, IGrainFactory? grains = null, CampaignGrainStorage? storage = null, TimeSpan? keepAlivePeriod = null, AdCtr.Grains.GlobalSync.GlobalOutbox? outbox = null)
     {
         spec.Validate();
         Spec = spec;
@@ -44,7 +44,7 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
         CampaignParameters = model.Campaign.ToParameters();
         GlobalParameters.Validate();
         CampaignParameters.Validate();
-        Silo = new SiloModel(new DenseFtrlModel(spec.Bits, GlobalParameters), CampaignParameters, model.CampaignAdmission, time) { Observer = this, KeepAlivePeriod = keepAlivePeriod };
+        Silo = new SiloModel(new DenseFtrlModel(spec.Bits, GlobalParameters), CampaignParameters, model.CampaignAdmission, time) { Observer = this, KeepAlivePeriod = keepAlivePeriod, Outbox = outbox };
         Names = new FieldNameTable(spec);
         CampaignField = spec.CampaignField is null ? -1 : spec.IndexOf(spec.CampaignField);
         AdField = spec.IndexOf("adId");
@@ -374,7 +374,7 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
     {
         var label = batch.Label(i);
         var weight = batch.Weight(i);
-        var p = GlmixSpans.Learn(Global, null, batch.GlobalIndices(i), batch.GlobalValues(i), default, default, label, weight);
+        var p = Silo.Learn(null, batch, i);
         lock (_uncampaigned)
         {
             _uncampaigned.Add(p, label, weight, now);
