@@ -35,6 +35,7 @@ public sealed class CampaignReplicas
     private long _failures;
     private long _dropped;
     private int _refreshing;
+    private long _lastPassAt;
 
     /// <param name="time">The clock of ages and of the refresher; null: the silo's (<see cref="SiloModel.Time"/>).</param>
     public CampaignReplicas(SiloModel silo, IGrainFactory grains, TimeSpan refreshInterval, TimeSpan dropAfter, int maxReplicas, TimeProvider? time = null)
@@ -97,15 +98,16 @@ public sealed class CampaignReplicas
     public double AgeSeconds(CampaignReplica replica) => _time.GetElapsedTime(replica.TakenAt).TotalSeconds;
 
     /// <summary>
-    /// The oldest age, in seconds, among replicas read since the last refresh pass (0 with none): the staleness bound
-    /// predictions are being served with now.
+    /// The oldest age, in seconds, among replicas read since the start of the previous refresh pass (0 with none): the
+    /// staleness predictions are being served with now.
     /// </summary>
     public double OldestReadAgeSeconds()
     {
         var oldest = 0.0;
+        var since = Interlocked.Read(ref _lastPassAt);
         foreach (var replica in _replicas.Values)
         {
-            if (replica.WasRead)
+            if (replica.WasRead || (since != 0 && replica.LastReadAt >= since))
             {
                 oldest = Math.Max(oldest, AgeSeconds(replica));
             }
@@ -186,6 +188,7 @@ public sealed class CampaignReplicas
         try
         {
             var now = _time.GetTimestamp();
+            Interlocked.Exchange(ref _lastPassAt, now);
             var calls = new List<Task>();
             foreach (var replica in _replicas.Values)
             {

@@ -98,8 +98,23 @@ public sealed class AdCtrClusterOptions
     /// </summary>
     public int? NumMissedProbesLimit { get; set; }
 
+    /// <summary>
+    /// <c>PostgreSql</c>: how often a silo refreshes its replicas of campaigns active on other silos that predictions read
+    /// since the last refresh (one call per campaign per interval); the staleness a prediction is served with is about
+    /// this plus one call. Default 1 s.
+    /// </summary>
+    public TimeSpan ReplicaRefresh { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary><c>PostgreSql</c>: a replica no prediction read for this long is dropped (the next read fetches it again). Default 60 s.</summary>
+    public TimeSpan ReplicaDropAfter { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary><c>PostgreSql</c>: most replicas a silo keeps; beyond it the least recently read are dropped at each refresh. Default 100,000.</summary>
+    public int MaxReplicas { get; set; } = 100_000;
+
     internal string? Validate() =>
-        CheckpointEvery <= 0 || JournalTimeout <= TimeSpan.Zero || LearnRetryTimeout < TimeSpan.Zero || ProbeTimeout <= TimeSpan.Zero || NumMissedProbesLimit <= 0
+        ReplicaRefresh <= TimeSpan.Zero || ReplicaDropAfter <= TimeSpan.Zero || MaxReplicas < 1
+            ? "AdCtr:Cluster: ReplicaRefresh and ReplicaDropAfter must be positive, MaxReplicas at least 1"
+            : CheckpointEvery <= 0 || JournalTimeout <= TimeSpan.Zero || LearnRetryTimeout < TimeSpan.Zero || ProbeTimeout <= TimeSpan.Zero || NumMissedProbesLimit <= 0
             ? "AdCtr:Cluster: CheckpointEvery, JournalTimeout, ProbeTimeout and NumMissedProbesLimit must be positive, LearnRetryTimeout not negative"
             : ValidateEndpoints();
 
@@ -147,6 +162,11 @@ internal static class SiloHosting
                 sp.GetRequiredService<IGrainFactory>(),
                 sp.GetRequiredService<ILocalSiloDetails>().SiloAddress,
                 grains.CallTimeout));
+
+            // Replicas of campaigns active on other silos (the engine makes them; AdCtr.Grains CampaignReplicas): refreshed
+            // every ReplicaRefresh on the server's clock.
+            builder.Services.AddSingleton(sp => new ReplicaRefresher(sp.GetRequiredService<CtrEngine>().Replicas!));
+            builder.Services.AddHostedService(static sp => sp.GetRequiredService<ReplicaRefresher>());
         }
 
         if (journaled)
