@@ -12,9 +12,10 @@ namespace AdCtr.Grains;
 /// <item>A prediction that finds no replica fetches one with <b>one</b> grain call per campaign
 /// (<see cref="ICampaignGrain.GetReplica"/>; concurrent requests for the same campaign share the call) and keeps it.</item>
 /// <item><see cref="RefreshAsync"/>, run every <see cref="RefreshInterval"/> by <see cref="ReplicaRefresher"/>,
-/// refreshes each replica that predictions read since the previous pass with one call (the grain answers "unchanged"
-/// without a model when it learned nothing since), and drops the replicas nobody read for <see cref="DropAfter"/>,
-/// then the least recently read ones beyond <see cref="MaxReplicas"/>: memory stays bounded.</item>
+/// refreshes each replica read within the last <see cref="DropAfter"/>, with one call (the grain answers "unchanged"
+/// without a model when it learned nothing since), and drops the others, then the least recently read ones beyond
+/// <see cref="MaxReplicas"/>: memory and calls stay bounded (at most one call per held replica per interval), and a
+/// replica read again after a pause is served no older than about one interval plus one call.</item>
 /// <item>A replica is immutable (model, examples, the time it was taken); a refresh publishes a new one, so a reader
 /// sees a consistent model without a lock. Its age at serve time is its staleness: it was taken no earlier than the
 /// call that fetched it was sent.</item>
@@ -176,7 +177,7 @@ public sealed class CampaignReplicas
     /// <summary>
     /// One refresh pass: drops the replicas of campaigns now active in this silo (the view serves them), those unread
     /// for <see cref="DropAfter"/> and the least recently read beyond <see cref="MaxReplicas"/>; refreshes every other
-    /// replica read since the previous pass, with one call each (in parallel). A failed call keeps the replica.
+    /// replica with one call each (in parallel). A failed call keeps the replica (served older, its age shows it).
     /// </summary>
     public async Task RefreshAsync(CancellationToken cancellationToken = default)
     {
@@ -201,11 +202,18 @@ public sealed class CampaignReplicas
                 if (replica.TakeRead())
                 {
                     replica.LastReadAt = now;
-                    calls.Add(RefreshOneAsync(replica));
                 }
-                else if (_time.GetElapsedTime(replica.LastReadAt, now) >= DropAfter)
+
+                if (_time.GetElapsedTime(replica.LastReadAt, now) >= DropAfter)
                 {
                     Drop(replica);
+                }
+                else
+                {
+                    // Refreshed even when not read in this interval: a replica read again after a pause must not be served
+                    // as old as the pause (seen: 10 s ages after a 10 s pause when only replicas read in the interval were
+                    // refreshed). So the age served stays under about one interval plus one call.
+                    calls.Add(RefreshOneAsync(replica));
                 }
             }
 
@@ -240,7 +248,6 @@ public sealed class CampaignReplicas
         {
             // Served older meanwhile (its age shows it); the next pass tries again. A campaign whose silo died comes back
             // on a survivor once Orleans declares it dead.
-            replica.MarkRead();
             Interlocked.Increment(ref _failures);
         }
     }

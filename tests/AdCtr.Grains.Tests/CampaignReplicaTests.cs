@@ -81,6 +81,17 @@ public sealed class CampaignReplicaTests : IAsyncLifetime
         Assert.Equal(0, replicas.AgeSeconds(unchanged), 9);
         Assert.Equal(1, replicas.Fetches); // no call per read: still the one fetch
         Assert.Equal(2, replicas.Refreshes);
+
+        // Not read during a pause (shorter than DropAfter) while the owner learns: still refreshed, so the first read
+        // after the pause is not as old as the pause.
+        var third = Examples.Batch(id, 100, seed: 13);
+        await _cluster.GrainFactory.GetGrain<ICampaignGrain>(id).Learn(Examples.All(third).AsImmutable());
+        pass = replicas.NextPass;
+        clock.Advance(Refresh);
+        await pass.WaitAsync(Bound);
+        Assert.True(replicas.TryGet(key, out var afterPause));
+        Assert.Equal(600, afterPause.Examples);
+        AssertSameScores(LiveModel(owner, key), afterPause.Model!, third);
         Assert.Equal(0, replicas.RefreshFailures);
     }
 

@@ -99,14 +99,17 @@ public sealed class AdCtrClusterOptions
     public int? NumMissedProbesLimit { get; set; }
 
     /// <summary>
-    /// <c>PostgreSql</c>: how often a silo refreshes its replicas of campaigns active on other silos that predictions read
-    /// since the last refresh (one call per campaign per interval); the staleness a prediction is served with is about
-    /// this plus one call. Default 1 s.
+    /// <c>PostgreSql</c>: how often a silo refreshes its replicas of campaigns active on other silos (one call per replica
+    /// per interval, for replicas read within <see cref="ReplicaDropAfter"/>); a prediction is served with a replica at
+    /// most about this plus one call old. Default 1 s.
     /// </summary>
     public TimeSpan ReplicaRefresh { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary><c>PostgreSql</c>: a replica no prediction read for this long is dropped (the next read fetches it again). Default 60 s.</summary>
-    public TimeSpan ReplicaDropAfter { get; set; } = TimeSpan.FromSeconds(60);
+    /// <summary>
+    /// <c>PostgreSql</c>: a replica no prediction read for this long is dropped (the next read fetches it again); until
+    /// then it is refreshed every <see cref="ReplicaRefresh"/>, read or not, so it is never served older than that. Default 30 s.
+    /// </summary>
+    public TimeSpan ReplicaDropAfter { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary><c>PostgreSql</c>: most replicas a silo keeps; beyond it the least recently read are dropped at each refresh. Default 100,000.</summary>
     public int MaxReplicas { get; set; } = 100_000;
