@@ -281,6 +281,8 @@ internal sealed class EngineHost : IAsyncDisposable
 
     public CtrEngine Engine => _host.Services.GetRequiredService<CtrEngine>();
 
+    public IServiceProvider Services => _host.Services;
+
     public static async Task<EngineHost> StartAsync(FeatureSpec spec, ModelOptions model, LimitsOptions limits, CalibrationOptions calibration, TimeProvider time)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
