@@ -38,9 +38,19 @@ internal static class ExplainApi
             var campaignId = !scratch.Encoded.HasCampaign ? null
                 : engine.KnownCampaignId(scratch.Encoded.CampaignKey)
                     ?? (engine.Replicas is not null ? System.Text.Encoding.UTF8.GetString(request.Value(request.Candidates[0].CampaignId)) : null);
-            var campaignWeights = campaignId is null
-                ? null
-                : await engine.CampaignWeightsAsync(campaignId, named).ConfigureAwait(false);
+            float[]? campaignWeights = null;
+            if (campaignId is not null)
+            {
+                try
+                {
+                    campaignWeights = await engine.CampaignWeightsAsync(campaignId, named).ConfigureAwait(false);
+                }
+                catch (Exception e) when (GrainFailures.IsUnavailable(e))
+                {
+                    // The campaign's grain (on this silo or another) cannot be reached: 503 with Retry-After, as predict.
+                    return GrainFailures.Problem(e);
+                }
+            }
 
             var global = new List<FeatureContribution>();
             var campaign = new List<FeatureContribution>();

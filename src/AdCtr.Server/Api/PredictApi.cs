@@ -27,7 +27,8 @@ internal static class PredictApi
             .WithSummary("Top contributing features of one candidate's prediction (global and campaign parts)")
             .Accepts<PredictRequestDocument>("application/json")
             .Produces<ExplainResponse>()
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return group;
     }
 
