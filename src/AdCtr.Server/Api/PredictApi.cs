@@ -52,7 +52,7 @@ internal static class PredictApi
             if (!ResolveCampaigns(engine, scratch))
             {
                 // Campaigns with a stored model but no active grain: one activation call each, then their models are in the view.
-            // In a cluster, campaigns not active here with no replica yet: one replica fetch each (the next requests read it).
+                // In a cluster, campaigns not active here with no replica yet: one replica fetch each (later requests read it).
                 if (await ActivateAsync(engine, scratch).ConfigureAwait(false) is { } unavailable)
                 {
                     return unavailable;

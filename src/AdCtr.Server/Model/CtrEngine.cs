@@ -187,7 +187,7 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
     /// </summary>
     public Task ActivateAsync(ulong key, string id) =>
         Replicas is { } replicas ? replicas.GetOrFetchAsync(key, id)
-        : Silo.IsKnown(key) ? CampaignGrain(key, id).Activate()
+        : Silo.KnownId(key) is { } known ? CampaignGrain(key, known).Activate()
         : Task.CompletedTask;
 
     /// <summary>The campaign model of <paramref name="key"/> for a prediction, activating its grain if it is stored.</summary>
