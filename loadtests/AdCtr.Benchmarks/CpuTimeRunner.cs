@@ -40,6 +40,51 @@ internal static partial class CpuTimeRunner
         return 0;
     }
 
+    /// <summary>
+    /// The server's in-process predict path (<see cref="PredictPathBenchmarks"/>) with campaigns read from the view
+    /// (single node) and from replicas (a cluster silo that does not host them), per request, two rounds interleaved.
+    /// </summary>
+    public static int RunPredictPath(int passes)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Console.Error.WriteLine("--predict-path-cpu-time needs Linux (CLOCK_THREAD_CPUTIME_ID)");
+            return 2;
+        }
+
+        const int RequestsPerPass = 100;
+        Console.WriteLine($"| {"Method",-34} | {"CPU p25",9} | {"CPU median",10} | {"Op/s (CPU median)",17} | {"wall median",11} |");
+        Console.WriteLine($"|{new string('-', 36)}|{new string('-', 11)}|{new string('-', 12)}|{new string('-', 19)}|{new string('-', 13)}|");
+        foreach (var candidates in (int[])[1, 50])
+        {
+            var local = new PredictPathBenchmarks { Candidates = candidates, Replica = false };
+            var replica = new PredictPathBenchmarks { Candidates = candidates, Replica = true };
+            local.Setup();
+            replica.Setup();
+            for (var round = 0; round < 2; round++)
+            {
+                Measure($"PredictPath({candidates}, view)", () => Requests(local, RequestsPerPass), RequestsPerPass, passes);
+                Measure($"PredictPath({candidates}, replica)", () => Requests(replica, RequestsPerPass), RequestsPerPass, passes);
+            }
+
+            local.Cleanup();
+            replica.Cleanup();
+        }
+
+        return 0;
+    }
+
+    private static double Requests(PredictPathBenchmarks benchmark, int count)
+    {
+        var bytes = 0.0;
+        for (var i = 0; i < count; i++)
+        {
+            bytes += benchmark.Predict();
+        }
+
+        return bytes;
+    }
+
     private static void Measure(string name, Func<double> pass, int operations, int passes)
     {
         var sink = 0.0;

@@ -11,6 +11,12 @@ if (args is ["--cpu-time", ..])
 }
 
 // `--joiner-heap [n]`: the managed heap of n pending joiner entries (see JoinerBenchmarks.HeapReport).
+// `--predict-path-cpu-time [passes]`: the server's predict path from the view and from replicas, timed the same way.
+if (args is ["--predict-path-cpu-time", ..])
+{
+    return CpuTimeRunner.RunPredictPath(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200);
+}
+
 if (args is ["--joiner-heap", ..])
 {
     return JoinerBenchmarks.HeapReport(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1_000_000);

@@ -8,6 +8,7 @@ using AdCtr.Server.Api;
 using AdCtr.Server.Hosting;
 using AdCtr.Server.Model;
 using BenchmarkDotNet.Attributes;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AdCtr.Benchmarks;
 
@@ -24,9 +25,17 @@ public class PredictPathBenchmarks
     private byte[] _body = [];
     private ArrayBufferWriter<byte> _output = null!;
     private Utf8JsonWriter _writer = null!;
+    private AdCtr.Server.Telemetry.MetricsRegistry? _registry;
 
     [Params(1, 50)]
     public int Candidates { get; set; }
+
+    /// <summary>
+    /// True: every campaign is read from a replica (<see cref="CampaignReplicas"/>, as on a silo of a cluster that does not
+    /// host the campaigns' grains), with the staleness histogram observed per read; false: from the view (single node).
+    /// </summary>
+    [Params(false, true)]
+    public bool Replica { get; set; }
 
     [GlobalSetup]
     public void Setup()
@@ -48,6 +57,11 @@ public class PredictPathBenchmarks
             _engine.LearnAsync(parsed.Batch, parsed.CampaignIds).AsTask().GetAwaiter().GetResult();
         }
 
+        if (Replica)
+        {
+            UseReplicas();
+        }
+
         var request = new StringBuilder("{\"requestId\":\"r-1\",\"context\":{\"user_age\":\"25-34\",\"gender\":\"f\",\"region\":\"r4\",\"device\":\"d1\",\"interest\":\"sports\",\"site\":\"s12\",\"position\":\"1\",\"hour\":\"13\",\"weekday\":\"2\"},\"candidates\":[");
         for (var c = 0; c < Candidates; c++)
         {
@@ -61,8 +75,46 @@ public class PredictPathBenchmarks
         Predict();
     }
 
+    /// <summary>
+    /// Takes a replica of every campaign (one call each; no refresher runs), then deactivates their grains, so that the
+    /// view is empty and every read goes to the replicas (the single silo would activate a grain again on a call: none is made).
+    /// </summary>
+    private void UseReplicas()
+    {
+        var replicas = new CampaignReplicas(_engine.Silo, _host.Services.GetRequiredService<IGrainFactory>(), TimeSpan.FromHours(1), TimeSpan.FromHours(1), 100_000);
+        var ids = _engine.CampaignIds().ToArray();
+        foreach (var id in ids)
+        {
+            replicas.GetOrFetchAsync(SiloModel.KeyOf(id), id).GetAwaiter().GetResult();
+        }
+
+        foreach (var id in ids)
+        {
+            _engine.CampaignGrain(id).Deactivate().GetAwaiter().GetResult();
+        }
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (_engine.ActiveCampaignGrains > 0)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException(_engine.ActiveCampaignGrains + " campaign grains still active after 60 s");
+            }
+
+            Thread.Sleep(10);
+        }
+
+        _engine.Replicas = replicas;
+        _registry = new AdCtr.Server.Telemetry.MetricsRegistry(_host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+        _engine.ReplicaAges = new AdCtr.Server.Cluster.ReplicaMetrics(_registry, replicas);
+    }
+
     [GlobalCleanup]
-    public void Cleanup() => _host.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    public void Cleanup()
+    {
+        _host.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _registry?.Dispose();
+    }
 
     [Benchmark]
     public int Predict()

@@ -256,6 +256,14 @@ public sealed partial class CampaignGrain(
     public Task<Immutable<byte[]>> Export() =>
         Task.FromResult(CampaignStateCodec.Encode(new CampaignState { Id = _entry!.Id, Model = _entry.Model, Stats = _entry.Stats }).AsImmutable());
 
+    public Task<ReplicaUpdate> GetReplica(long knownExamples)
+    {
+        var examples = _entry!.Stats.Examples;
+        return Task.FromResult(examples == knownExamples
+            ? new ReplicaUpdate(examples, null)
+            : new ReplicaUpdate(examples, CampaignStateCodec.Encode(new CampaignState { Id = _entry.Id, Model = _entry.Model, Stats = _entry.Stats })));
+    }
+
     public async Task Restore(Immutable<byte[]> encoded)
     {
         var restored = CampaignStateCodec.Decode(encoded.Value);

@@ -39,4 +39,16 @@ public static class CampaignGrainHosting
 
         return services;
     }
+
+    /// <summary>
+    /// In a cluster: the silo's <see cref="CampaignReplicas"/> made by <paramref name="replicas"/> and the
+    /// <see cref="ReplicaRefresher"/> that refreshes them every interval.
+    /// </summary>
+    public static IServiceCollection AddCampaignReplicas(this IServiceCollection services, Func<IServiceProvider, CampaignReplicas> replicas)
+    {
+        services.AddSingleton(replicas);
+        services.AddSingleton<ReplicaRefresher>();
+        services.AddHostedService(static sp => sp.GetRequiredService<ReplicaRefresher>());
+        return services;
+    }
 }

@@ -45,6 +45,15 @@ public interface ICampaignGrain : IGrainWithStringKey
     [ReadOnly]
     Task<Immutable<byte[]>> Export();
 
+    /// <summary>
+    /// In a cluster, a replica for another silo (<see cref="CampaignReplicas"/>): the examples learned and, when they
+    /// differ from <paramref name="knownExamples"/> (-1: none known), the state in the compact format; null state when
+    /// the caller's replica is current (a refresh of an unchanged campaign moves no model). Read-only: it only reads.
+    /// </summary>
+    [Alias("replica")]
+    [ReadOnly]
+    Task<ReplicaUpdate> GetReplica(long knownExamples);
+
     /// <summary>Replaces model and statistics with encoded state (reload from a snapshot) and stores it.</summary>
     [Alias("restore")]
     Task Restore(Immutable<byte[]> state);
@@ -63,6 +72,14 @@ public interface ICampaignGrain : IGrainWithStringKey
 [Immutable]
 [Alias("adctr.campaign-slice")]
 public sealed record CampaignSlice([property: Id(0)] ExampleBatch Batch, [property: Id(1)] int[] Rows, [property: Id(2)] long FirstSeq = 0);
+
+/// <summary>The answer of <see cref="ICampaignGrain.GetReplica"/>.</summary>
+/// <param name="Examples">Examples the campaign has learned (its model's version).</param>
+/// <param name="State">The state in <see cref="CampaignStateCodec"/>'s format, or null when the caller's replica holds these examples.</param>
+[GenerateSerializer]
+[Immutable]
+[Alias("adctr.replica-update")]
+public sealed record ReplicaUpdate([property: Id(0)] long Examples, [property: Id(1)] byte[]? State);
 
 /// <summary>What <c>GET /v1/campaigns/{id}</c> reports.</summary>
 [GenerateSerializer]

@@ -12,8 +12,15 @@ namespace AdCtr.Server.Api;
 internal sealed record ClusterSilo(string Address, string Name, string Status, bool IsThisSilo, int? ActiveCampaigns, double? GlobalSyncLagSeconds = null);
 
 /// <summary>The cluster as the membership table records it.</summary>
+/// <param name="Replicas">This silo's replicas of campaigns active on other silos (null on a single node).</param>
 /// <param name="GlobalModelVersion">In a cluster, the number of exchanges the global-model grain has taken (null on a single node).</param>
-internal sealed record ClusterResponse(string Provider, string ClusterId, string ThisSilo, List<ClusterSilo> Silos, long? GlobalModelVersion = null);
+internal sealed record ClusterResponse(string Provider, string ClusterId, string ThisSilo, List<ClusterSilo> Silos, ClusterReplicas? Replicas = null, long? GlobalModelVersion = null);
+
+/// <summary>The answering silo's replicas of remote campaign models (<c>AdCtr.Grains.CampaignReplicas</c>).</summary>
+/// <param name="Count">Replicas held.</param>
+/// <param name="OldestReadAgeSeconds">Oldest age among the replicas read since the previous refresh pass (the staleness served).</param>
+/// <param name="RefreshSeconds">The refresh interval (<c>AdCtr:Cluster:ReplicaRefresh</c>).</param>
+internal sealed record ClusterReplicas(int Count, double OldestReadAgeSeconds, double RefreshSeconds, long Fetches, long Refreshes, long RefreshFailures, long Dropped);
 
 /// <summary><c>GET /v1/cluster</c>: the silos, their membership status and the campaign grains active on each.</summary>
 internal static class ClusterApi
@@ -28,7 +35,7 @@ internal static class ClusterApi
         return group;
     }
 
-    internal static async Task<IResult> GetAsync(IGrainFactory grains, ILocalSiloDetails local, AdCtrClusterOptions options, TimeProvider time)
+    internal static async Task<IResult> GetAsync(IGrainFactory grains, ILocalSiloDetails local, AdCtrClusterOptions options, Model.CtrEngine engine, TimeProvider time)
     {
         try
         {
@@ -69,7 +76,10 @@ internal static class ClusterApi
             }
 
             silos.Sort(static (a, b) => string.CompareOrdinal(a.Address, b.Address));
-            return TypedResults.Ok(new ClusterResponse(options.Provider, options.ClusterId, local.SiloAddress.ToParsableString(), silos, sync?.Version));
+            var replicas = engine.Replicas is { } r
+                ? new ClusterReplicas(r.Count, r.OldestReadAgeSeconds(), r.RefreshInterval.TotalSeconds, r.Fetches, r.Refreshes, r.RefreshFailures, r.Dropped)
+                : null;
+            return TypedResults.Ok(new ClusterResponse(options.Provider, options.ClusterId, local.SiloAddress.ToParsableString(), silos, replicas, sync?.Version));
         }
         catch (Exception e) when (GrainFailures.IsUnavailable(e))
         {

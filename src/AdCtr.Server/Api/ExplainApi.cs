@@ -34,10 +34,23 @@ internal static class ExplainApi
             request.FillRow(0, scratch.Row, engine.CampaignField, engine.AdField, engine.AdvertiserField);
             scratch.Encoder.Encode(scratch.Row, scratch.Encoded);
             var named = scratch.Encoder.Describe(scratch.Row);
-            var campaignId = scratch.Encoded.HasCampaign ? engine.KnownCampaignId(scratch.Encoded.CampaignKey) : null;
-            var campaignWeights = campaignId is null
-                ? null
-                : await engine.CampaignWeightsAsync(campaignId, named).ConfigureAwait(false);
+            // In a cluster the campaign may have learned on another silo only (this one does not know its id): its grain answers.
+            var campaignId = !scratch.Encoded.HasCampaign ? null
+                : engine.KnownCampaignId(scratch.Encoded.CampaignKey)
+                    ?? (engine.Replicas is not null ? System.Text.Encoding.UTF8.GetString(request.Value(request.Candidates[0].CampaignId)) : null);
+            float[]? campaignWeights = null;
+            if (campaignId is not null)
+            {
+                try
+                {
+                    campaignWeights = await engine.CampaignWeightsAsync(campaignId, named).ConfigureAwait(false);
+                }
+                catch (Exception e) when (GrainFailures.IsUnavailable(e))
+                {
+                    // The campaign's grain (on this silo or another) cannot be reached: 503 with Retry-After, as predict.
+                    return GrainFailures.Problem(e);
+                }
+            }
 
             var global = new List<FeatureContribution>();
             var campaign = new List<FeatureContribution>();

@@ -27,7 +27,8 @@ internal static class PredictApi
             .WithSummary("Top contributing features of one candidate's prediction (global and campaign parts)")
             .Accepts<PredictRequestDocument>("application/json")
             .Produces<ExplainResponse>()
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return group;
     }
 
@@ -51,6 +52,7 @@ internal static class PredictApi
             if (!ResolveCampaigns(engine, scratch))
             {
                 // Campaigns with a stored model but no active grain: one activation call each, then their models are in the view.
+                // In a cluster, campaigns not active here with no replica yet: one replica fetch each (later requests read it).
                 if (await ActivateAsync(engine, scratch).ConfigureAwait(false) is { } unavailable)
                 {
                     return unavailable;
@@ -87,16 +89,19 @@ internal static class PredictApi
         var n = request.CandidateCount;
         scratch.EnsureCapacity(n);
         scratch.Inactive.Clear();
+        scratch.InactiveIds.Clear();
         var candidates = request.Candidates;
         for (var i = 0; i < n; i++)
         {
             SparseFtrlModel? model = null;
             if (engine.CampaignField >= 0 && !candidates[i].CampaignId.IsMissing)
             {
-                var key = FeatureEncoder.CampaignKeyOf(request.Value(candidates[i].CampaignId));
+                var id = request.Value(candidates[i].CampaignId);
+                var key = FeatureEncoder.CampaignKeyOf(id);
                 if (!engine.TryResolveCampaign(key, out model) && !scratch.Inactive.Contains(key))
                 {
                     scratch.Inactive.Add(key);
+                    scratch.InactiveIds.Add(System.Text.Encoding.UTF8.GetString(id)); // a call follows: this allocation is not the hot path
                 }
             }
 
@@ -106,7 +111,10 @@ internal static class PredictApi
         return scratch.Inactive.Count == 0;
     }
 
-    /// <summary>Activates the grains of <c>scratch.Inactive</c> and resolves again; a 503 problem if one cannot be activated.</summary>
+    /// <summary>
+    /// Activates the grains of <c>scratch.Inactive</c> (in a cluster: fetches their replicas), one call per campaign,
+    /// and resolves again; a 503 problem if one cannot be activated.
+    /// </summary>
     internal static async Task<IResult?> ActivateAsync(CtrEngine engine, CtrEngine.Scratch scratch)
     {
         for (var attempt = 0; attempt < 3; attempt++)
@@ -114,7 +122,7 @@ internal static class PredictApi
             var calls = new Task[scratch.Inactive.Count];
             for (var i = 0; i < calls.Length; i++)
             {
-                calls[i] = engine.ActivateAsync(scratch.Inactive[i]);
+                calls[i] = engine.ActivateAsync(scratch.Inactive[i], scratch.InactiveIds[i]);
             }
 
             try

@@ -60,7 +60,8 @@ public static partial class AdCtrServer
             }
 
             var grains = sp.GetRequiredService<GrainOptions>();
-            return new CtrEngine(
+            var cluster = sp.GetRequiredService<AdCtrClusterOptions>();
+            var engine = new CtrEngine(
                 spec,
                 model,
                 sp.GetRequiredService<IOptions<LimitsOptions>>().Value,
@@ -73,8 +74,16 @@ public static partial class AdCtrServer
             {
                 Journaled = sp.GetService<Cluster.PostgreSqlJournal>() is not null,
                 // In a cluster the impression ids carry this silo's tag, so that any silo can send an event to the one that served it.
-                SiloTag = sp.GetRequiredService<AdCtrClusterOptions>().IsPostgreSql ? Cluster.EventForwarder.TagOf(sp.GetRequiredService<ILocalSiloDetails>().SiloAddress) : null,
+                SiloTag = cluster.IsPostgreSql ? Cluster.EventForwarder.TagOf(sp.GetRequiredService<ILocalSiloDetails>().SiloAddress) : null,
             };
+            if (cluster.IsPostgreSql)
+            {
+                // Predictions for campaigns active on other silos read replicas (CampaignReplicas, refreshed by ReplicaRefresher).
+                engine.Replicas = new CampaignReplicas(engine.Silo, sp.GetRequiredService<IGrainFactory>(), cluster.ReplicaRefresh, cluster.ReplicaDropAfter, cluster.MaxReplicas);
+                engine.ReplicaAges = new Cluster.ReplicaMetrics(sp.GetRequiredService<AdCtr.Server.Telemetry.MetricsRegistry>(), engine.Replicas);
+            }
+
+            return engine;
         });
         services.AddAdCtrMetrics();
         services.AddSingleton<ServerMetrics>();

@@ -104,8 +104,26 @@ public sealed class AdCtrClusterOptions
     /// </summary>
     public int? NumMissedProbesLimit { get; set; }
 
+    /// <summary>
+    /// <c>PostgreSql</c>: how often a silo refreshes its replicas of campaigns active on other silos (one call per replica
+    /// per interval, for replicas read within <see cref="ReplicaDropAfter"/>); a prediction is served with a replica at
+    /// most about this plus one call old. Default 1 s.
+    /// </summary>
+    public TimeSpan ReplicaRefresh { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// <c>PostgreSql</c>: a replica no prediction read for this long is dropped (the next read fetches it again); until
+    /// then it is refreshed every <see cref="ReplicaRefresh"/>, read or not, so it is never served older than that. Default 30 s.
+    /// </summary>
+    public TimeSpan ReplicaDropAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary><c>PostgreSql</c>: most replicas a silo keeps; beyond it the least recently read are dropped at each refresh. Default 100,000.</summary>
+    public int MaxReplicas { get; set; } = 100_000;
+
     internal string? Validate() =>
-        CheckpointEvery <= 0 || JournalTimeout <= TimeSpan.Zero || LearnRetryTimeout < TimeSpan.Zero || ProbeTimeout <= TimeSpan.Zero || NumMissedProbesLimit <= 0 || GlobalSyncInterval <= TimeSpan.Zero
+        ReplicaRefresh <= TimeSpan.Zero || ReplicaDropAfter <= TimeSpan.Zero || MaxReplicas < 1
+            ? "AdCtr:Cluster: ReplicaRefresh and ReplicaDropAfter must be positive, MaxReplicas at least 1"
+            : CheckpointEvery <= 0 || JournalTimeout <= TimeSpan.Zero || LearnRetryTimeout < TimeSpan.Zero || ProbeTimeout <= TimeSpan.Zero || NumMissedProbesLimit <= 0 || GlobalSyncInterval <= TimeSpan.Zero
             ? "AdCtr:Cluster: CheckpointEvery, JournalTimeout, GlobalSyncInterval, ProbeTimeout and NumMissedProbesLimit must be positive, LearnRetryTimeout not negative"
             : ValidateEndpoints();
 
@@ -157,6 +175,11 @@ internal static class SiloHosting
             // Each silo's global model learns what the others learned (AdCtr.Grains.GlobalSync).
             builder.Services.AddSingleton<GlobalSyncService>();
             builder.Services.AddHostedService(sp => sp.GetRequiredService<GlobalSyncService>());
+
+            // Replicas of campaigns active on other silos (the engine makes them; AdCtr.Grains CampaignReplicas): refreshed
+            // every ReplicaRefresh on the server's clock.
+            builder.Services.AddSingleton(sp => new ReplicaRefresher(sp.GetRequiredService<CtrEngine>().Replicas!));
+            builder.Services.AddHostedService(static sp => sp.GetRequiredService<ReplicaRefresher>());
         }
 
         if (journaled)
@@ -267,6 +290,8 @@ internal sealed class EngineHost : IAsyncDisposable
     private EngineHost(IHost host) => _host = host;
 
     public CtrEngine Engine => _host.Services.GetRequiredService<CtrEngine>();
+
+    public IServiceProvider Services => _host.Services;
 
     public static async Task<EngineHost> StartAsync(FeatureSpec spec, ModelOptions model, LimitsOptions limits, CalibrationOptions calibration, TimeProvider time)
     {

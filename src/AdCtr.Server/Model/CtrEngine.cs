@@ -131,9 +131,21 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
     public void RegisterCampaign(ulong key, string id) => Silo.Register(key, id);
 
     /// <summary>
-    /// The model of a campaign for predictions, without a grain call: the active grain's model from the view, or
-    /// null for a campaign never learned (cold start: the global model alone). False when the campaign has a stored
-    /// model but no active grain: the caller activates it (<see cref="ActivateAsync"/>) and asks again.
+    /// In a cluster: read-only replicas of the models of campaigns whose grain is active on another silo (fetched with
+    /// one call by the first prediction that needs one, refreshed every <c>AdCtr:Cluster:ReplicaRefresh</c>); null on a
+    /// single node, where every campaign's grain is in this silo. Set once at start.
+    /// </summary>
+    public CampaignReplicas? Replicas { get; set; }
+
+    /// <summary>Receives the age of every replica a prediction reads (the staleness metric), or null.</summary>
+    public IReplicaAgeObserver? ReplicaAges { get; set; }
+
+    /// <summary>
+    /// The model of a campaign for predictions, without a grain call: the active grain's model from the view, in a
+    /// cluster a replica of a campaign active elsewhere, or null for a campaign never learned (cold start: the global
+    /// model alone). False when the campaign needs a call first: on a single node a stored model with no active grain
+    /// (the caller activates it, <see cref="ActivateAsync(ulong, string)"/>, and asks again); in a cluster any campaign
+    /// not active here with no replica yet (the caller fetches one, the same method).
     /// </summary>
     public bool TryResolveCampaign(ulong key, out SparseFtrlModel? model)
     {
@@ -144,12 +156,40 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
             return true;
         }
 
+        if (Replicas is { } replicas)
+        {
+            return TryResolveReplica(replicas, key, out model);
+        }
+
         model = null;
         return !Silo.IsKnown(key);
     }
 
+    private bool TryResolveReplica(CampaignReplicas replicas, ulong key, out SparseFtrlModel? model)
+    {
+        if (replicas.TryGet(key, out var replica))
+        {
+            ReplicaAges?.Served(replicas.AgeSeconds(replica));
+            model = replica.Model;
+            return true;
+        }
+
+        model = null;
+        return false;
+    }
+
     /// <summary>Activates the grain of a known campaign (one call), so that its model enters the view.</summary>
-    public Task ActivateAsync(ulong key) => Silo.KnownId(key) is { } id ? CampaignGrain(key, id).Activate() : Task.CompletedTask;
+    public Task ActivateAsync(ulong key) => Silo.KnownId(key) is { } id ? ActivateAsync(key, id) : Task.CompletedTask;
+
+    /// <summary>
+    /// One call for campaign <paramref name="id"/> (key <paramref name="key"/>) that makes <see cref="TryResolveCampaign"/>
+    /// answer: in a cluster, fetches its replica (the grain answers from whichever silo it is active on; a campaign never
+    /// learned anywhere gets a replica without a model); on a single node, activates its grain if it has a stored model.
+    /// </summary>
+    public Task ActivateAsync(ulong key, string id) =>
+        Replicas is { } replicas ? replicas.GetOrFetchAsync(key, id)
+        : Silo.KnownId(key) is { } known ? CampaignGrain(key, known).Activate()
+        : Task.CompletedTask;
 
     /// <summary>The campaign model of <paramref name="key"/> for a prediction, activating its grain if it is stored.</summary>
     public async ValueTask<SparseFtrlModel?> ResolveCampaignAsync(ulong key)
@@ -728,8 +768,11 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
         /// <summary>Each candidate's campaign model (null: the global model alone), from the view.</summary>
         public SparseFtrlModel?[] Campaigns { get; private set; } = new SparseFtrlModel?[64];
 
-        /// <summary>Keys of the request's campaigns that have a stored model but no active grain.</summary>
+        /// <summary>Keys of the request's campaigns that need a call (<see cref="CtrEngine.TryResolveCampaign"/> was false).</summary>
         public List<ulong> Inactive { get; } = [];
+
+        /// <summary>The campaign ids of <see cref="Inactive"/>, in the same order.</summary>
+        public List<string> InactiveIds { get; } = [];
 
         public void EnsureCapacity(int candidates)
         {
@@ -742,6 +785,12 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
             }
         }
     }
+}
+
+/// <summary>Receives the age of each replica read by a prediction (in a cluster).</summary>
+internal interface IReplicaAgeObserver
+{
+    void Served(double ageSeconds);
 }
 
 /// <summary>Receives the encoded features of every prediction served (for joining with impressions and clicks).</summary>

@@ -102,6 +102,17 @@ public sealed class PostgreSqlClusterTests(PostgreSqlServer postgres) : IClassFi
             server.StandardError.Trim());
     }
 
+    [Fact]
+    public async Task Start_ReplicaRefreshZero_RefusedWithTheOptionNamed_Exit1()
+    {
+        using var dir = new TempDirectory();
+        await using var server = ServerProcess.Start(dir.Path, "--AdCtr:Cluster:Provider=PostgreSql", "--AdCtr:Cluster:ConnectionString=Host=127.0.0.1;Port=1", "--AdCtr:Cluster:ReplicaRefresh=00:00:00");
+        Assert.Equal(1, await server.WaitForExitAsync(ExitTimeout));
+        Assert.Equal(
+            "AdCtr.Server could not start: invalid configuration: AdCtr:Cluster: ReplicaRefresh and ReplicaDropAfter must be positive, MaxReplicas at least 1",
+            server.StandardError.Trim());
+    }
+
     private static async Task<long> ActiveSilosAsync(string connectionString)
     {
         await using var connection = new NpgsqlConnection(connectionString);

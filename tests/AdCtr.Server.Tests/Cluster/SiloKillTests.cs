@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.Json;
+using AdCtr.Server.Tests.Durability;
 using AdCtr.Server.Tests.Storage;
 using AdCtr.Server.Tests.Support;
 using Xunit.Abstractions;
@@ -151,6 +153,24 @@ public sealed class SiloKillTests(PostgreSqlServer postgres, ITestOutputHelper o
             }
 
             Assert.Equal(Examples, acknowledged.Sum());
+
+            // Every survivor predicts every campaign (200, not 503): from the grain's model where it is active, else from a
+            // replica fetched with one call per campaign; each campaign's grain is on one survivor, the other replicates it.
+            var replicas = 0;
+            for (var s = 0; s < 3; s++)
+            {
+                if (s == Victim)
+                {
+                    continue;
+                }
+
+                using var predicted = await clients[s].PostAsync("/v1/predict", new StringContent(ExampleData.Probe(Campaigns), Encoding.UTF8, "application/json"), budget.Token);
+                Assert.True(predicted.StatusCode == HttpStatusCode.OK, predicted.StatusCode + ": " + await predicted.Content.ReadAsStringAsync(budget.Token));
+                using var cluster = JsonDocument.Parse(await clients[s].GetStringAsync("/v1/cluster", budget.Token));
+                replicas += cluster.RootElement.GetProperty("replicas").GetProperty("count").GetInt32();
+            }
+
+            Assert.Equal(Campaigns, replicas);
             output.WriteLine("every survivor counts every acknowledged example once; total " + clock.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) + " s");
         }
         finally
