@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Threading.Channels;
 using AdCtr.Learning.Batch;
 using AdCtr.Learning.Evaluation;
 using AdCtr.Learning.Features;
@@ -107,11 +106,11 @@ public static class OfflineEvaluator
     public static long FirstHoldoutLine(long lines, double holdout) => lines - (long)Math.Floor(lines * holdout) + 1;
 
     /// <summary>The online pass's result: the holdout is the suffix of the progressive predictions from its first line on.</summary>
-    private static EvalResult OnlineResult(IExampleReader reader, EvalSettings s, MetricsAccumulator progressive, ExampleLines lines, long examples)
+    private static EvalResult OnlineResult(long lineCount, ReaderStatistics statistics, EvalSettings s, MetricsAccumulator progressive, ExampleLines lines, long examples)
     {
-        var firstHoldoutLine = FirstHoldoutLine(reader.LineNumber, s.Holdout);
+        var firstHoldoutLine = FirstHoldoutLine(lineCount, s.Holdout);
         var holdout = progressive.Suffix(lines.FirstExampleAtOrAfter(firstHoldoutLine));
-        return new EvalResult(examples, 0, progressive.Compute(), holdout.Compute(), holdout.Count, reader.Statistics.MalformedLines, reader.Statistics.FirstMalformed);
+        return new EvalResult(examples, 0, progressive.Compute(), holdout.Compute(), holdout.Count, statistics.MalformedLines, statistics.FirstMalformed);
     }
 
     private static EvalResult RunOnline(string path, LogFormat format, EvalSettings s, ReaderOptions options, Action<long>? progress, CancellationToken ct)
@@ -139,110 +138,45 @@ public static class OfflineEvaluator
             }
         }
 
-        return OnlineResult(reader, s, progressive, lines, examples);
+        return OnlineResult(reader.LineNumber, reader.Statistics, s, progressive, lines, examples);
     }
 
     private static EvalResult RunOnlinePipelined(string path, LogFormat format, EvalSettings s, ReaderOptions options, Action<long>? progress, CancellationToken ct)
     {
         var spec = s.Spec;
-        using var reader = ExampleReaders.OpenFile(path, format, spec, options);
         var model = new GlmixModel(spec.Bits, s.Global, s.Campaign, s.CampaignAdmission);
         var progressive = new MetricsAccumulator(EstimateLines(path));
         var lines = new ExampleLines();
 
-        // Reading + encoding on one thread, learning on this one: a bounded hand-off of reusable chunks keeps
-        // both cores busy and memory constant.
-        var full = Channel.CreateBounded<EncodedChunk>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
-        var free = Channel.CreateUnbounded<EncodedChunk>();
-        for (var i = 0; i < 6; i++)
-        {
-            free.Writer.TryWrite(new EncodedChunk());
-        }
-
-        var producer = Task.Run(() => Produce(reader, spec, full.Writer, free.Reader, ct), ct);
+        // Reading and encoding spread over this thread and a second one (EncodingPipeline); the chunks come back
+        // here in file order to be learned.
+        using var pipeline = EncodingPipeline.Start(path, format, spec, options, ct);
         long examples = 0;
-        try
+        while (pipeline.TryNext(out var chunk))
         {
-            while (full.Reader.WaitToReadAsync(ct).AsTask().GetAwaiter().GetResult())
+            for (var i = 0; i < chunk.Count; i++)
             {
-                while (full.Reader.TryRead(out var chunk))
+                if (i + PrefetchDistance < chunk.Count)
                 {
-                    for (var i = 0; i < chunk.Count; i++)
-                    {
-                        if (i + PrefetchDistance < chunk.Count)
-                        {
-                            // The global table is 32 MiB at 22 bits: start the reads of a later example's
-                            // coordinates now, so that their cache misses overlap this example's work.
-                            model.Global.Prefetch(chunk.GlobalIndices(i + PrefetchDistance));
-                        }
-
-                        var campaign = chunk.HasCampaign[i] ? model.CampaignFor(chunk.CampaignKeys[i]) : null;
-                        var label = chunk.Labels[i];
-                        var weight = chunk.Weights[i];
-                        var p = GlmixSpans.Learn(model.Global, campaign, chunk.GlobalIndices(i), chunk.GlobalValues(i), chunk.CampaignIndices(i), chunk.CampaignValues(i), label, weight);
-                        progressive.Add(p, label > 0 ? 1 : 0, weight);
-                        lines.Add(chunk.Lines[i]);
-                    }
-
-                    examples += chunk.Count;
-                    progress?.Invoke(examples);
-                    chunk.Clear();
-                    free.Writer.TryWrite(chunk);
-                }
-            }
-        }
-        finally
-        {
-            free.Writer.TryComplete();
-            producer.GetAwaiter().GetResult();
-        }
-
-        return OnlineResult(reader, s, progressive, lines, examples);
-    }
-
-    private static void Produce(IExampleReader reader, FeatureSpec spec, ChannelWriter<EncodedChunk> full, ChannelReader<EncodedChunk> free, CancellationToken ct)
-    {
-        var encoder = new FeatureEncoder(spec);
-        var row = new RawRow(spec.Fields.Length);
-        var x = new EncodedExample();
-        Exception? error = null;
-        try
-        {
-            EncodedChunk? chunk = null;
-            while (reader.TryRead(row))
-            {
-                if (chunk is null)
-                {
-                    free.WaitToReadAsync(ct).AsTask().GetAwaiter().GetResult();
-                    free.TryRead(out chunk);
-                    if (chunk is null)
-                    {
-                        return;
-                    }
+                    // The global table is 32 MiB at 22 bits: start the reads of a later example's
+                    // coordinates now, so that their cache misses overlap this example's work.
+                    model.Global.Prefetch(chunk.GlobalIndices(i + PrefetchDistance));
                 }
 
-                encoder.Encode(row, x);
-                chunk.Add(x, row.Label, row.Weight, reader.LineNumber);
-                if (chunk.IsFull)
-                {
-                    full.WriteAsync(chunk, ct).AsTask().GetAwaiter().GetResult();
-                    chunk = null;
-                }
+                var campaign = chunk.HasCampaign[i] ? model.CampaignFor(chunk.CampaignKeys[i]) : null;
+                var label = chunk.Labels[i];
+                var weight = chunk.Weights[i];
+                var p = GlmixSpans.Learn(model.Global, campaign, chunk.GlobalIndices(i), chunk.GlobalValues(i), chunk.CampaignIndices(i), chunk.CampaignValues(i), label, weight);
+                progressive.Add(p, label > 0 ? 1 : 0, weight);
+                lines.Add(chunk.Lines[i]);
             }
 
-            if (chunk is { Count: > 0 })
-            {
-                full.WriteAsync(chunk, ct).AsTask().GetAwaiter().GetResult();
-            }
+            examples += chunk.Count;
+            progress?.Invoke(examples);
+            pipeline.Recycle(chunk);
         }
-        catch (Exception e)
-        {
-            error = e;
-        }
-        finally
-        {
-            full.TryComplete(error);
-        }
+
+        return OnlineResult(pipeline.LineNumber, pipeline.Statistics, s, progressive, lines, examples);
     }
 
     private static EvalResult RunBatch(string path, LogFormat format, EvalSettings s, ReaderOptions options, long firstHoldoutLine, Action<long>? progress, CancellationToken ct)
