@@ -109,8 +109,8 @@ public static class OfflineEvaluator
     private static EvalResult OnlineResult(long lineCount, ReaderStatistics statistics, EvalSettings s, MetricsAccumulator progressive, ExampleLines lines, long examples)
     {
         var firstHoldoutLine = FirstHoldoutLine(lineCount, s.Holdout);
-        var holdout = progressive.Suffix(lines.FirstExampleAtOrAfter(firstHoldoutLine));
-        return new EvalResult(examples, 0, progressive.Compute(), holdout.Compute(), holdout.Count, statistics.MalformedLines, statistics.FirstMalformed);
+        var (all, holdout) = progressive.ComputeWithSuffix(lines.FirstExampleAtOrAfter(firstHoldoutLine));
+        return new EvalResult(examples, 0, all, holdout, holdout.Examples, statistics.MalformedLines, statistics.FirstMalformed);
     }
 
     private static EvalResult RunOnline(string path, LogFormat format, EvalSettings s, ReaderOptions options, Action<long>? progress, CancellationToken ct)
