@@ -144,13 +144,14 @@ public static class OfflineEvaluator
     private static EvalResult RunOnlinePipelined(string path, LogFormat format, EvalSettings s, ReaderOptions options, Action<long>? progress, CancellationToken ct)
     {
         var spec = s.Spec;
+
+        // Reading and encoding spread over this thread and a second one (EncodingPipeline); the chunks come back
+        // here in file order to be learned. Started first, so that the second thread is already encoding while this
+        // one allocates and zeroes the model's table.
+        using var pipeline = EncodingPipeline.Start(path, format, spec, options, ct);
         var model = new GlmixModel(spec.Bits, s.Global, s.Campaign, s.CampaignAdmission);
         var progressive = new MetricsAccumulator(EstimateLines(path));
         var lines = new ExampleLines();
-
-        // Reading and encoding spread over this thread and a second one (EncodingPipeline); the chunks come back
-        // here in file order to be learned.
-        using var pipeline = EncodingPipeline.Start(path, format, spec, options, ct);
         long examples = 0;
         while (pipeline.TryNext(out var chunk))
         {
