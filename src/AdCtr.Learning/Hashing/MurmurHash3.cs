@@ -86,6 +86,26 @@ public static class MurmurHash3
         return Finish(h1, TailWord(value, i, length - i), length - i, (uint)(prefix.Length + length));
     }
 
+    /// <summary>
+    /// <c>Hash32(prefix ++ value, seed)</c> for a value of exactly 8 bytes given as its little-endian word (a Criteo
+    /// categorical: 8 hex digits), bit-identical to <see cref="Hash32(in Prefix, ReadOnlySpan{byte})"/>, without a
+    /// loop or a branch: the prefix's c leftover bytes and the value's 8 make two whole blocks and a tail of c bytes
+    /// (no tail when c = 0, where the tail's mix is of 0, which is 0 and leaves the state unchanged).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Hash32Of8(in Prefix prefix, ulong value)
+    {
+        var shift = prefix.TailBytes * 8;
+        var low = prefix.Tail | (value << shift);
+
+        // The value's last c bytes: value >> (64 - 8c), written so that c = 0 shifts everything out.
+        var rest = (uint)((value >> 1) >> (63 - shift));
+        var h1 = Block(Block(prefix.State, (uint)low), (uint)(low >> 32));
+        h1 ^= MixK(rest);
+        h1 ^= (uint)(prefix.Length + 8);
+        return FMix(h1);
+    }
+
     /// <summary>The hash state after a prefix's whole 4-byte blocks, and the prefix's 0 to 3 remaining bytes.</summary>
     public readonly struct Prefix
     {

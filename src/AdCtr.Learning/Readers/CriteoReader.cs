@@ -37,6 +37,9 @@ internal sealed class CriteoReader : ExampleReaderBase
         }
     }
 
+    /// <summary>No header and nothing carried between lines: lines can be parsed on several threads.</summary>
+    internal override bool ParsesLinesIndependently => true;
+
     /// <summary>The Criteo column names in file order (label first).</summary>
     public static string ColumnName(int column) =>
         column == 0 ? "label" : column <= IntegerColumns ? "I" + column : "C" + (column - IntegerColumns);

@@ -12,7 +12,7 @@ namespace AdCtr.Learning.Readers;
 /// </summary>
 internal abstract class ExampleReaderBase : IExampleReader
 {
-    private const string LineTooLongReason = "line longer than {0} bytes";
+    internal const string LineTooLongReason = "line longer than {0} bytes";
 
     private readonly LineReader _lines;
     private readonly bool _strict;
@@ -109,6 +109,79 @@ internal abstract class ExampleReaderBase : IExampleReader
     /// <summary>Parses one non-empty line into the cleared row; on failure calls <see cref="Fail(string)"/>.</summary>
     protected abstract bool ParseLine(ReadOnlySpan<byte> line, RawRow row);
 
+    /// <summary>
+    /// True when <see cref="ParseLine"/> depends on nothing but the line and the spec (no header, no state carried
+    /// from line to line), so that lines may be parsed on several threads, each with its own instance
+    /// (<see cref="BlockExampleReader"/>).
+    /// </summary>
+    internal virtual bool ParsesLinesIndependently => false;
+
+    /// <summary>Clears <paramref name="row"/> and parses <paramref name="line"/> into it, outside the reading loop.</summary>
+    internal bool ParseDetached(ReadOnlySpan<byte> line, RawRow row)
+    {
+        row.Clear();
+        return ParseLine(line, row);
+    }
+
+    /// <summary>Why the last <see cref="ParseDetached"/> failed, unformatted (see <see cref="FormatReason(string, string?, long)"/>).</summary>
+    internal (string Template, string? Text, long Number) LastReason => (_reasonTemplate, _reasonText, _reasonNumber);
+
+    /// <summary>
+    /// Fills <paramref name="block"/> (cleared first) with the next lines, copied out of the line buffer, up to its
+    /// capacity: empty lines are counted in the block, a too-long line is kept as a marker that the parser reports as malformed. False at the end of the
+    /// log, when nothing was added.
+    /// </summary>
+    internal bool FillBlock(LineBlock block)
+    {
+        block.Clear();
+        while (!block.IsFull)
+        {
+            var result = _lines.Next(out var line);
+            if (result == LineResult.End)
+            {
+                break;
+            }
+
+            if (result == LineResult.TooLong)
+            {
+                block.AddTooLong(_lines.LineNumber, _maxLineBytes);
+            }
+            else if (line.IsEmpty)
+            {
+                block.EmptyLines++;
+            }
+            else
+            {
+                block.AddLine(line, _lines.LineNumber);
+            }
+        }
+
+        return !block.IsEmpty;
+    }
+
+    /// <summary>
+    /// Adds a parsed block's counts to <see cref="Statistics"/> and reports its malformed lines, as
+    /// <see cref="TryRead"/> would have on the same lines; in strict mode throws at its first malformed line.
+    /// Blocks must be committed in the order they were filled.
+    /// </summary>
+    internal void Commit(LineBlock block)
+    {
+        Statistics.Add(block.GoodLines, block.EmptyLines);
+        foreach (ref readonly var m in block.Malformed)
+        {
+            Statistics.CountMalformed();
+            if (_strict)
+            {
+                throw new MalformedLineException(m.LineNumber, FormatReason(m.Template, m.Text, m.Number));
+            }
+
+            if (Statistics.WillReport)
+            {
+                Statistics.Report(m.LineNumber, FormatReason(m.Template, m.Text, m.Number));
+            }
+        }
+    }
+
     /// <summary>Records why the line is malformed; returns false for <c>return Fail(...)</c>.</summary>
     protected bool Fail(string reason)
     {
@@ -150,16 +223,18 @@ internal abstract class ExampleReaderBase : IExampleReader
         }
     }
 
-    private string FormatReason()
+    private string FormatReason() => FormatReason(_reasonTemplate, _reasonText, _reasonNumber);
+
+    private static string FormatReason(string template, string? text, long number)
     {
-        if (_reasonText is not null)
+        if (text is not null)
         {
-            return string.Format(CultureInfo.InvariantCulture, _reasonTemplate, _reasonText);
+            return string.Format(CultureInfo.InvariantCulture, template, text);
         }
 
-        return _reasonNumber == long.MinValue
-            ? _reasonTemplate
-            : string.Format(CultureInfo.InvariantCulture, _reasonTemplate, _reasonNumber);
+        return number == long.MinValue
+            ? template
+            : string.Format(CultureInfo.InvariantCulture, template, number);
     }
 
     [DoesNotReturn]

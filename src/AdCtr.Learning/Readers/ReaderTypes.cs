@@ -124,6 +124,12 @@ public sealed class ReaderStatistics
 
     internal void CountMalformed() => MalformedLines++;
 
+    internal void Add(long goodLines, long emptyLines)
+    {
+        GoodLines += goodLines;
+        EmptyLines += emptyLines;
+    }
+
     internal void Report(long lineNumber, string reason)
     {
         if (_firstMalformed.Count < _maxReported)

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Threading.Channels;
 using AdCtr.Learning.Batch;
 using AdCtr.Learning.Evaluation;
 using AdCtr.Learning.Features;
@@ -40,7 +39,8 @@ public sealed class EvalSettings
 
     /// <summary>
     /// 1: learn strictly one row after another. N &gt; 1: learn each N rows as the server learns one posted batch of N
-    /// (<see cref="BatchTurns"/>), so the model equals a server's that was posted the file in batches of N (online only).
+    /// (<see cref="BatchTurns"/>), so the model equals a server's that was posted the file in batches of N (online only;
+    /// read, encoded and learned on one thread).
     /// </summary>
     public int Batch { get; init; } = 1;
 }
@@ -74,7 +74,7 @@ public static class OfflineEvaluator
             var stopwatch = Stopwatch.StartNew();
             if (settings.Model == EvalModel.Online)
             {
-                var online = settings.Threads > 1
+                var online = settings.Threads > 1 && settings.Batch <= 1
                     ? RunOnlinePipelined(path, format, settings, options, progress, ct)
                     : RunOnline(path, format, settings, options, progress, ct);
                 return online with { Seconds = stopwatch.Elapsed.TotalSeconds };
@@ -113,11 +113,11 @@ public static class OfflineEvaluator
     public static long FirstHoldoutLine(long lines, double holdout) => lines - (long)Math.Floor(lines * holdout) + 1;
 
     /// <summary>The online pass's result: the holdout is the suffix of the progressive predictions from its first line on.</summary>
-    private static EvalResult OnlineResult(IExampleReader reader, EvalSettings s, MetricsAccumulator progressive, ExampleLines lines, long examples)
+    private static EvalResult OnlineResult(long lineCount, ReaderStatistics statistics, EvalSettings s, MetricsAccumulator progressive, ExampleLines lines, long examples)
     {
-        var firstHoldoutLine = FirstHoldoutLine(reader.LineNumber, s.Holdout);
-        var holdout = progressive.Suffix(lines.FirstExampleAtOrAfter(firstHoldoutLine));
-        return new EvalResult(examples, 0, progressive.Compute(), holdout.Compute(), holdout.Count, reader.Statistics.MalformedLines, reader.Statistics.FirstMalformed);
+        var firstHoldoutLine = FirstHoldoutLine(lineCount, s.Holdout);
+        var (all, holdout) = progressive.ComputeWithSuffix(lines.FirstExampleAtOrAfter(firstHoldoutLine));
+        return new EvalResult(examples, 0, all, holdout, holdout.Examples, statistics.MalformedLines, statistics.FirstMalformed);
     }
 
     private static EvalResult RunOnline(string path, LogFormat format, EvalSettings s, ReaderOptions options, Action<long>? progress, CancellationToken ct)
@@ -148,7 +148,7 @@ public static class OfflineEvaluator
             }
 
             examples += LearnBatch(model, turns, chunk, progressive, lines);
-            return OnlineResult(reader, s, progressive, lines, examples);
+            return OnlineResult(reader.LineNumber, reader.Statistics, s, progressive, lines, examples);
         }
 
         while (reader.TryRead(row))
@@ -165,7 +165,7 @@ public static class OfflineEvaluator
             }
         }
 
-        return OnlineResult(reader, s, progressive, lines, examples);
+        return OnlineResult(reader.LineNumber, reader.Statistics, s, progressive, lines, examples);
     }
 
     /// <summary>Learns a chunk as one posted batch, records its predictions in row order and empties it; returns its rows.</summary>
@@ -191,113 +191,40 @@ public static class OfflineEvaluator
     private static EvalResult RunOnlinePipelined(string path, LogFormat format, EvalSettings s, ReaderOptions options, Action<long>? progress, CancellationToken ct)
     {
         var spec = s.Spec;
-        using var reader = ExampleReaders.OpenFile(path, format, spec, options);
+
+        // Reading and encoding spread over this thread and a second one (EncodingPipeline); the chunks come back
+        // here in file order to be learned. Started first, so that the second thread is already encoding while this
+        // one allocates and zeroes the model's table.
+        using var pipeline = EncodingPipeline.Start(path, format, spec, options, ct);
         var model = new GlmixModel(spec.Bits, s.Global, s.Campaign, s.CampaignAdmission);
         var progressive = new MetricsAccumulator(EstimateLines(path));
         var lines = new ExampleLines();
-
-        // Reading + encoding on one thread, learning on this one: a bounded hand-off of reusable chunks keeps
-        // both cores busy and memory constant.
-        var full = Channel.CreateBounded<EncodedChunk>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
-        var free = Channel.CreateUnbounded<EncodedChunk>();
-        for (var i = 0; i < 6; i++)
-        {
-            free.Writer.TryWrite(new EncodedChunk(s.Batch > 1 ? s.Batch : EncodedChunk.DefaultCapacity));
-        }
-
-        var producer = Task.Run(() => Produce(reader, spec, full.Writer, free.Reader, ct), ct);
-        var turns = s.Batch > 1 ? new BatchTurns() : null;
         long examples = 0;
-        try
+        while (pipeline.TryNext(out var chunk))
         {
-            while (full.Reader.WaitToReadAsync(ct).AsTask().GetAwaiter().GetResult())
+            for (var i = 0; i < chunk.Count; i++)
             {
-                while (full.Reader.TryRead(out var chunk))
+                if (i + PrefetchDistance < chunk.Count)
                 {
-                    if (turns is not null)
-                    {
-                        examples += LearnBatch(model, turns, chunk, progressive, lines);
-                        progress?.Invoke(examples);
-                        free.Writer.TryWrite(chunk);
-                        continue;
-                    }
-
-                    for (var i = 0; i < chunk.Count; i++)
-                    {
-                        if (i + PrefetchDistance < chunk.Count)
-                        {
-                            // The global table is 32 MiB at 22 bits: start the reads of a later example's
-                            // coordinates now, so that their cache misses overlap this example's work.
-                            model.Global.Prefetch(chunk.GlobalIndices(i + PrefetchDistance));
-                        }
-
-                        var campaign = chunk.HasCampaign[i] ? model.CampaignFor(chunk.CampaignKeys[i]) : null;
-                        var label = chunk.Labels[i];
-                        var weight = chunk.Weights[i];
-                        var p = GlmixSpans.Learn(model.Global, campaign, chunk.GlobalIndices(i), chunk.GlobalValues(i), chunk.CampaignIndices(i), chunk.CampaignValues(i), label, weight);
-                        progressive.Add(p, label > 0 ? 1 : 0, weight);
-                        lines.Add(chunk.Lines[i]);
-                    }
-
-                    examples += chunk.Count;
-                    progress?.Invoke(examples);
-                    chunk.Clear();
-                    free.Writer.TryWrite(chunk);
-                }
-            }
-        }
-        finally
-        {
-            free.Writer.TryComplete();
-            producer.GetAwaiter().GetResult();
-        }
-
-        return OnlineResult(reader, s, progressive, lines, examples);
-    }
-
-    private static void Produce(IExampleReader reader, FeatureSpec spec, ChannelWriter<EncodedChunk> full, ChannelReader<EncodedChunk> free, CancellationToken ct)
-    {
-        var encoder = new FeatureEncoder(spec);
-        var row = new RawRow(spec.Fields.Length);
-        var x = new EncodedExample();
-        Exception? error = null;
-        try
-        {
-            EncodedChunk? chunk = null;
-            while (reader.TryRead(row))
-            {
-                if (chunk is null)
-                {
-                    free.WaitToReadAsync(ct).AsTask().GetAwaiter().GetResult();
-                    free.TryRead(out chunk);
-                    if (chunk is null)
-                    {
-                        return;
-                    }
+                    // The global table is 32 MiB at 22 bits: start the reads of a later example's
+                    // coordinates now, so that their cache misses overlap this example's work.
+                    model.Global.Prefetch(chunk.GlobalIndices(i + PrefetchDistance));
                 }
 
-                encoder.Encode(row, x);
-                chunk.Add(x, row.Label, row.Weight, reader.LineNumber);
-                if (chunk.IsFull)
-                {
-                    full.WriteAsync(chunk, ct).AsTask().GetAwaiter().GetResult();
-                    chunk = null;
-                }
+                var campaign = chunk.HasCampaign[i] ? model.CampaignFor(chunk.CampaignKeys[i]) : null;
+                var label = chunk.Labels[i];
+                var weight = chunk.Weights[i];
+                var p = GlmixSpans.Learn(model.Global, campaign, chunk.GlobalIndices(i), chunk.GlobalValues(i), chunk.CampaignIndices(i), chunk.CampaignValues(i), label, weight);
+                progressive.Add(p, label > 0 ? 1 : 0, weight);
+                lines.Add(chunk.Lines[i]);
             }
 
-            if (chunk is { Count: > 0 })
-            {
-                full.WriteAsync(chunk, ct).AsTask().GetAwaiter().GetResult();
-            }
+            examples += chunk.Count;
+            progress?.Invoke(examples);
+            pipeline.Recycle(chunk);
         }
-        catch (Exception e)
-        {
-            error = e;
-        }
-        finally
-        {
-            full.TryComplete(error);
-        }
+
+        return OnlineResult(pipeline.LineNumber, pipeline.Statistics, s, progressive, lines, examples);
     }
 
     private static EvalResult RunBatch(string path, LogFormat format, EvalSettings s, ReaderOptions options, long firstHoldoutLine, Action<long>? progress, CancellationToken ct)

@@ -133,4 +133,28 @@ public class MurmurHash3Tests
         var prefix = MurmurHash3.CreatePrefix("C10="u8, 1);
         Assert.Equal(MurmurHash3.Hash32("C10=68fd1e64"u8, 1), MurmurHash3.Hash32(prefix, "68fd1e64"u8));
     }
+
+    [Fact]
+    public void Hash32Of8_EveryPrefixLength_EqualsHashOfConcatenation()
+    {
+        // Prefix lengths 0..9 leave 0..3 carried bytes: every shift of the 8-byte value.
+        var rng = new Random(5);
+        for (var prefixLength = 0; prefixLength <= 9; prefixLength++)
+        {
+            for (var trial = 0; trial < 200; trial++)
+            {
+                var bytes = new byte[prefixLength + 8];
+                rng.NextBytes(bytes);
+                if (trial == 0)
+                {
+                    bytes.AsSpan(prefixLength).Fill(0xFF); // every bit of the value set: nothing may shift in from outside
+                }
+
+                var seed = (uint)rng.NextInt64(0, 1L << 32);
+                var prefix = MurmurHash3.CreatePrefix(bytes.AsSpan(0, prefixLength), seed);
+                var value = BitConverter.ToUInt64(bytes, prefixLength);
+                Assert.Equal(ReferenceHash(bytes, seed), MurmurHash3.Hash32Of8(prefix, value));
+            }
+        }
+    }
 }
