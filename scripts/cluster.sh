@@ -5,6 +5,7 @@
 #   scripts/cluster.sh purge   down, then delete the cluster's directory
 # Everything (database files, logs, pid files) lives in $ADCTR_CLUSTER_DIR (default ./.cluster). Ports:
 # PostgreSQL $ADCTR_PG_PORT (25432: below Linux's ephemeral range 32768-60999, so no outgoing connection can hold it), HTTP 18081-18083, silo-to-silo 21111-21113, no Orleans gateway.
+# ADCTR_SILO_ARGS: more settings for every silo, e.g. "--AdCtr:Cluster:GlobalSyncInterval=00:00:05".
 # Needs Debian's postgresql package (apt-get install postgresql) and the .NET SDK. Only 127.0.0.1 is used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +41,7 @@ up() {
     # "Scale-out"); the silos' directories hold only their logs.
     (cd "$dir/silo$i" && exec nohup dotnet "$OLDPWD/$dll" --urls "http://127.0.0.1:$((18080 + i))" \
       --AdCtr:Cluster:Provider=PostgreSql "--AdCtr:Cluster:ConnectionString=$cs" \
-      --AdCtr:Cluster:SiloPort=$((21110 + i)) --AdCtr:Cluster:GatewayPort=0 >"$dir/silo$i.log" 2>&1) &
+      --AdCtr:Cluster:SiloPort=$((21110 + i)) --AdCtr:Cluster:GatewayPort=0 ${ADCTR_SILO_ARGS:-} >"$dir/silo$i.log" 2>&1) &
     echo $! >"$dir/silo$i.pid"
   done
   for i in $(seq 1 $silos); do
