@@ -33,7 +33,7 @@ public sealed class CampaignEntry(ulong key, string id, SparseFtrlModel model, P
 {
     private SparseFtrlModel _model = model;
     private ProgressiveStats _stats = stats;
-    private bool _read;
+    private ReadFlag _read;
 
     public ulong Key { get; } = key;
 
@@ -50,7 +50,28 @@ public sealed class CampaignEntry(ulong key, string id, SparseFtrlModel model, P
     /// are not grain calls, so Orleans would otherwise collect a campaign that is only predicted). A plain write,
     /// and only when the flag is not set yet, so a hot campaign's cache line is not dirtied per prediction.
     /// </summary>
-    public void MarkRead()
+    public void MarkRead() => _read.Mark();
+
+    internal bool TakeRead() => _read.Take();
+
+    internal void Replace(SparseFtrlModel model, ProgressiveStats stats)
+    {
+        Volatile.Write(ref _stats, stats);
+        Volatile.Write(ref _model, model);
+    }
+}
+
+/// <summary>
+/// "Read since last asked": set by readers with a plain write, and only when not set yet, so a hot entry's cache line is
+/// not dirtied per read; taken (read and cleared) by one periodic owner.
+/// </summary>
+internal struct ReadFlag
+{
+    private bool _read;
+
+    public readonly bool IsSet => Volatile.Read(in _read);
+
+    public void Mark()
     {
         if (!_read)
         {
@@ -58,7 +79,7 @@ public sealed class CampaignEntry(ulong key, string id, SparseFtrlModel model, P
         }
     }
 
-    internal bool TakeRead()
+    public bool Take()
     {
         var read = _read;
         if (read)
@@ -67,11 +88,5 @@ public sealed class CampaignEntry(ulong key, string id, SparseFtrlModel model, P
         }
 
         return read;
-    }
-
-    internal void Replace(SparseFtrlModel model, ProgressiveStats stats)
-    {
-        Volatile.Write(ref _stats, stats);
-        Volatile.Write(ref _model, model);
     }
 }

@@ -283,7 +283,7 @@ public sealed class CampaignReplicas
 /// </summary>
 public sealed class CampaignReplica(ulong key, string id, SparseFtrlModel? model, long examples, long takenAt, long lastReadAt)
 {
-    private bool _read;
+    private ReadFlag _read;
 
     public ulong Key { get; } = key;
 
@@ -301,27 +301,12 @@ public sealed class CampaignReplica(ulong key, string id, SparseFtrlModel? model
     /// <summary>The refresh pass that last saw it read (or its fetch), in <see cref="TimeProvider.GetTimestamp"/> units.</summary>
     public long LastReadAt { get; internal set; } = lastReadAt;
 
-    internal bool WasRead => Volatile.Read(ref _read);
+    internal bool WasRead => _read.IsSet;
 
     /// <summary>A plain write, and only when the flag is not set yet, so a hot replica's cache line is not dirtied per prediction.</summary>
-    internal void MarkRead()
-    {
-        if (!_read)
-        {
-            _read = true;
-        }
-    }
+    internal void MarkRead() => _read.Mark();
 
-    internal bool TakeRead()
-    {
-        var read = _read;
-        if (read)
-        {
-            _read = false;
-        }
-
-        return read;
-    }
+    internal bool TakeRead() => _read.Take();
 }
 
 /// <summary>

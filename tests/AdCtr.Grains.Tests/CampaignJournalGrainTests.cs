@@ -135,16 +135,12 @@ public sealed class CampaignJournalGrainTests(CampaignJournalGrainTests.Fixture 
 
         public async Task InitializeAsync()
         {
-            var builder = new TestClusterBuilder(1);
-            builder.AddSiloBuilderConfigurator<SiloConfigurator>();
-            Cluster = builder.Build();
-            await Cluster.DeployAsync();
+            Cluster = await TestClusters.StartAsync<SiloConfigurator>(1);
         }
 
         public async Task DisposeAsync()
         {
-            await Cluster.StopAllSilosAsync();
-            await Cluster.DisposeAsync();
+            await TestClusters.StopAsync(Cluster);
         }
 
         private sealed class SiloConfigurator : ISiloConfigurator

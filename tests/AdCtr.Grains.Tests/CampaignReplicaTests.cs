@@ -26,16 +26,12 @@ public sealed class CampaignReplicaTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var builder = new TestClusterBuilder(2);
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
+        _cluster = await TestClusters.StartAsync<SiloConfigurator>(2);
     }
 
     public async Task DisposeAsync()
     {
-        await _cluster.StopAllSilosAsync();
-        await _cluster.DisposeAsync();
+        await TestClusters.StopAsync(_cluster);
     }
 
     [Fact]
