@@ -123,6 +123,29 @@ public sealed class GlobalModelSyncTests(CampaignGrainClusterFixture fixture) : 
     }
 
     [Fact]
+    public void Outbox_ManyTermsWithoutAnExchange_SummedPerCoordinateInPlace_SameTotals()
+    {
+        var outbox = new GlobalOutbox(compactAt: 1000);
+        var terms = new FtrlDeltas();
+        for (var round = 0; round < 50; round++)
+        {
+            terms.Clear();
+            for (var k = 0; k < 100; k++)
+            {
+                terms.Add(k, 0.5f, 0.25f); // 100 coordinates, each touched every round
+            }
+
+            outbox.Add(terms);
+            Assert.True(outbox.Count < 1100, "outbox holds " + outbox.Count + " terms");
+        }
+
+        var sums = outbox.Take().Aggregate();
+        Assert.Equal(100, sums.Count);
+        Assert.All(sums.Dz.ToArray(), dz => Assert.Equal(25f, dz));
+        Assert.All(sums.Dn.ToArray(), dn => Assert.Equal(12.5f, dn));
+    }
+
+    [Fact]
     public void Aggregate_SumsPerCoordinateInTermOrder_Ascending()
     {
         var terms = new FtrlDeltas();

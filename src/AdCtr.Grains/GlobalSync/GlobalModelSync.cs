@@ -7,16 +7,36 @@ namespace AdCtr.Grains.GlobalSync;
 /// The FTRL terms this silo's learning added to its global model since its last exchange (cluster only). Learn turns
 /// run in parallel, so adds take a lock; <see cref="Take"/> hands the terms to the exchange and starts a new buffer.
 /// </summary>
-public sealed class GlobalOutbox
+public sealed class GlobalOutbox(int compactAt = GlobalOutbox.DefaultCompactAt)
 {
+    /// <summary>Terms held before they are summed per coordinate in place (48 MiB of terms).</summary>
+    public const int DefaultCompactAt = 4 << 20;
+
     private readonly Lock _lock = new();
     private FtrlDeltas _terms = new();
+
+    /// <summary>Terms held (after compactions: at most one per coordinate touched, plus the terms added since).</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _terms.Count;
+            }
+        }
+    }
 
     public void Add(FtrlDeltas terms)
     {
         lock (_lock)
         {
             _terms.AddRange(terms);
+            if (_terms.Count >= compactAt)
+            {
+                // Exchanges failing for a while (or a long interval): keep memory bounded by the coordinates touched.
+                _terms = _terms.Aggregate();
+            }
         }
     }
 
