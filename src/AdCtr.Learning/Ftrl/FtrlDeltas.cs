@@ -34,9 +34,6 @@ public sealed class FtrlDeltas
 
     public ReadOnlySpan<float> Dn => _dn.AsSpan(0, Count);
 
-    /// <summary>Bytes held by the buffers (for pooling decisions).</summary>
-    public long CapacityBytes => (long)_indices.Length * 12;
-
     public void Clear() => Count = 0;
 
     /// <summary>Appends one term.</summary>
@@ -145,7 +142,4 @@ public sealed class FtrlDeltas
         deltas._dn = dn;
         return deltas;
     }
-
-    /// <summary>The backing arrays (serialization); only the first <see cref="Count"/> entries are terms.</summary>
-    public (int[] Indices, float[] Dz, float[] Dn) Buffers => (_indices, _dz, _dn);
 }

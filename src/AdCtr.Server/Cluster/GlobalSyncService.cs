@@ -29,9 +29,6 @@ internal sealed partial class GlobalSyncService(
     private readonly DateTimeOffset _started = time.GetUtcNow();
     private bool _failing;
 
-    /// <summary>When this silo last exchanged (null before the first exchange).</summary>
-    public DateTimeOffset? LastSync => _sync.LastSync;
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.GlobalSyncInterval, time);

@@ -53,6 +53,22 @@ public sealed class EvalServerEqualityTests : IDisposable
     private static void AssertSameSum(double expected, double actual) =>
         Assert.True(Math.Abs(expected - actual) <= 1e-11 * expected, "server " + expected.ToString("R", CultureInfo.InvariantCulture) + " vs eval " + actual.ToString("R", CultureInfo.InvariantCulture));
 
+    /// <summary>Eval's settings as the loopback server learns: 18 hash bits and the simulator's spec, everything else from config/appsettings.json.</summary>
+    private static EvalSettings DefaultSettings(int threads, int batch)
+    {
+        var model = ModelConfig.Load(null, ["AdCtr:Model:Bits=18"]);
+        return new EvalSettings
+        {
+            Spec = SpecResolver.Resolve(null, LogFormat.AdCtrJson, model.Bits),
+            Holdout = 0,
+            Global = model.Global,
+            Campaign = model.Campaign,
+            CampaignAdmission = model.CampaignAdmission,
+            Threads = threads,
+            Batch = batch,
+        };
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
@@ -61,18 +77,7 @@ public sealed class EvalServerEqualityTests : IDisposable
         var path = Generate();
         var serverLogLoss = await ServerLogLossAsync(path);
 
-        // The loopback server runs with 18 hash bits and the simulator's spec; everything else from config/appsettings.json.
-        var model = ModelConfig.Load(null, ["AdCtr:Model:Bits=18"]);
-        var settings = new EvalSettings
-        {
-            Spec = SpecResolver.Resolve(null, LogFormat.AdCtrJson, model.Bits),
-            Holdout = 0,
-            Global = model.Global,
-            Campaign = model.Campaign,
-            CampaignAdmission = model.CampaignAdmission,
-            Threads = threads,
-        };
-        var result = OfflineEvaluator.Run(path, LogFormat.AdCtrJson, settings);
+        var result = OfflineEvaluator.Run(path, LogFormat.AdCtrJson, DefaultSettings(threads, batch: 1));
         AssertSameSum(serverLogLoss, result.Progressive!.Value.LogLoss);
 
         // The command line, with no model flag at all, prints the same figure to its 6 decimals (rounding: 5e-7).
@@ -91,18 +96,7 @@ public sealed class EvalServerEqualityTests : IDisposable
         var serverLogLoss = await ServerLogLossAsync(path, batch);
 
         // In process, to rounding of the two sums (1e-11): any difference in what was learned shows far above that.
-        var model = ModelConfig.Load(null, ["AdCtr:Model:Bits=18"]);
-        var settings = new EvalSettings
-        {
-            Spec = SpecResolver.Resolve(null, LogFormat.AdCtrJson, model.Bits),
-            Holdout = 0,
-            Global = model.Global,
-            Campaign = model.Campaign,
-            CampaignAdmission = model.CampaignAdmission,
-            Threads = threads,
-            Batch = batch,
-        };
-        AssertSameSum(serverLogLoss, OfflineEvaluator.Run(path, LogFormat.AdCtrJson, settings).Progressive!.Value.LogLoss);
+        AssertSameSum(serverLogLoss, OfflineEvaluator.Run(path, LogFormat.AdCtrJson, DefaultSettings(threads, batch)).Progressive!.Value.LogLoss);
 
         var (code, stdout, stderr) = AdCtrSim.Run(
             "eval", "--data", path, "--format", "ndjson", "--json", "--holdout", "0", "--threads", threads.ToString(CultureInfo.InvariantCulture),
