@@ -6,20 +6,23 @@
 # Everything (database files, logs, pid files) lives in $ADCTR_CLUSTER_DIR (default ./.cluster). Ports:
 # PostgreSQL $ADCTR_PG_PORT (25432: below Linux's ephemeral range 32768-60999, so no outgoing connection can hold it), HTTP 18081-18083, silo-to-silo 21111-21113, no Orleans gateway.
 # ADCTR_SILO_ARGS: more settings for every silo, e.g. "--AdCtr:Cluster:GlobalSyncInterval=00:00:05".
+# ADCTR_SERVER_DLL: another build of the server to run (an A/B of two commits), instead of this checkout's Release build.
 # Needs Debian's postgresql package (apt-get install postgresql) and the .NET SDK. Only 127.0.0.1 is used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${ADCTR_CLUSTER_DIR:-$PWD/.cluster}
 pg_port=${ADCTR_PG_PORT:-25432}
 bin=/usr/lib/postgresql/15/bin
-dll=src/AdCtr.Server/bin/Release/net10.0/AdCtr.Server.dll
+dll=${ADCTR_SERVER_DLL:-src/AdCtr.Server/bin/Release/net10.0/AdCtr.Server.dll}
 silos=3
 
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 up() {
   [ -x "$bin/initdb" ] || { echo "cluster.sh: PostgreSQL 15 is missing: apt-get install postgresql" >&2; exit 1; }
-  [ -f "$dll" ] || dotnet build -c Release src/AdCtr.Server >/dev/null
+  [ -f "$dll" ] || [ -n "${ADCTR_SERVER_DLL:-}" ] || dotnet build -c Release src/AdCtr.Server >/dev/null
+  [ -f "$dll" ] || { echo "cluster.sh: $dll is missing" >&2; exit 1; }
+  dll=$(realpath "$dll")
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   if [ ! -d "$dir/pg" ]; then
@@ -39,7 +42,7 @@ up() {
     mkdir -p "$dir/silo$i"
     # Durable: examples are acknowledged once journaled in this PostgreSQL, campaign checkpoints live there too (README
     # "Scale-out"); the silos' directories hold only their logs.
-    (cd "$dir/silo$i" && exec nohup dotnet "$OLDPWD/$dll" --urls "http://127.0.0.1:$((18080 + i))" \
+    (cd "$dir/silo$i" && exec nohup dotnet "$dll" --urls "http://127.0.0.1:$((18080 + i))" \
       --AdCtr:Cluster:Provider=PostgreSql "--AdCtr:Cluster:ConnectionString=$cs" \
       --AdCtr:Cluster:SiloPort=$((21110 + i)) --AdCtr:Cluster:GatewayPort=0 ${ADCTR_SILO_ARGS:-} >"$dir/silo$i.log" 2>&1) &
     echo $! >"$dir/silo$i.pid"

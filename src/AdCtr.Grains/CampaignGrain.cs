@@ -37,6 +37,14 @@ public sealed partial class CampaignGrain(
     /// <summary>The journal position of the last stored checkpoint (cluster only).</summary>
     private long _checkpointed;
 
+    /// <summary>True while a checkpoint is being written (cluster only).</summary>
+    private bool _checkpointing;
+
+    /// <summary>Slices that arrived ahead of <see cref="_applied"/> + 1, by first position, each with the task its call awaits (cluster only).</summary>
+    private readonly SortedDictionary<long, Waiting> _ahead = [];
+
+    private sealed record Waiting(CampaignSlice Slice, TaskCompletionSource Done);
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var id = this.GetPrimaryKeyString();
@@ -117,54 +125,123 @@ public sealed partial class CampaignGrain(
 
     private async Task<int> LearnJournaledAsync(CampaignSlice slice)
     {
-        var last = slice.FirstSeq + slice.Rows.Length - 1;
+        var count = slice.Rows.Length;
+        var last = slice.FirstSeq + count - 1;
         if (last <= _applied)
         {
-            // Already learned: replayed at activation or read by a catch-up before this call arrived.
-            return slice.Rows.Length;
+            // Already learned: replayed at activation, or read from the journal before this call arrived.
+            return count;
         }
 
-        if (slice.FirstSeq != _applied + 1)
+        if (slice.FirstSeq == _applied + 1)
         {
-            // Entries before this slice are durable (their positions were taken before its own) but their calls have
-            // not arrived: learn them from the journal first, so the campaign learns its journal in order.
-            await CatchUpAsync(slice.FirstSeq - 1, CancellationToken.None).ConfigureAwait(true);
-            if (slice.FirstSeq != _applied + 1)
+            LearnSlice(slice);
+            LearnArrived();
+            await MaybeCheckpointAsync().ConfigureAwait(true);
+            return count;
+        }
+
+        // Ahead: the entries before it are durable (their positions were taken before its own), but their calls have not
+        // arrived. They are usually in flight from another silo: wait for them (Learn interleaves, so they can run while
+        // this call waits), and read from the journal only what is still missing after GapWait (their silo may have died
+        // after its commit). Reading at once in the turn cost a PostgreSQL query per campaign of most concurrent batches.
+        if (!_ahead.TryGetValue(slice.FirstSeq, out var waiting))
+        {
+            waiting = new Waiting(slice, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            _ahead.Add(slice.FirstSeq, waiting);
+            durability.OnSliceAhead(_entry!.Id, slice.FirstSeq);
+        }
+
+        if (durability.GapWait > TimeSpan.Zero)
+        {
+            using var cancel = new CancellationTokenSource();
+            var delay = Task.Delay(durability.GapWait, durability.Time, cancel.Token);
+            await Task.WhenAny(waiting.Done.Task, delay).ConfigureAwait(true);
+            await cancel.CancelAsync().ConfigureAwait(true);
+        }
+
+        if (!waiting.Done.Task.IsCompleted)
+        {
+            try
             {
-                throw new JournalUnavailableException(
-                    "campaign '" + _entry!.Id + "' holds journal position " + _applied + " but the journal has no entries before position " + slice.FirstSeq);
+                durability.OnGapRead();
+                await CatchUpAsync(long.MaxValue, CancellationToken.None).ConfigureAwait(true);
+                LearnArrived();
+                if (!waiting.Done.Task.IsCompleted)
+                {
+                    throw new JournalUnavailableException(
+                        "campaign '" + _entry!.Id + "' holds journal position " + _applied + " but the journal has no entries before position " + slice.FirstSeq);
+                }
+            }
+            catch (Exception) when (!waiting.Done.Task.IsCompleted)
+            {
+                // Not learned: the caller retries (the call again, or the next sync reads the journal). Forget the slice.
+                _ahead.Remove(slice.FirstSeq);
+                throw;
             }
         }
 
-        LearnRows(slice.Batch, slice.Rows);
-        _applied = last;
+        await waiting.Done.Task.ConfigureAwait(true);
         await MaybeCheckpointAsync().ConfigureAwait(true);
-        return slice.Rows.Length;
+        return count;
+    }
+
+    private void LearnSlice(CampaignSlice slice)
+    {
+        LearnRows(slice.Batch, slice.Rows);
+        _applied = slice.FirstSeq + slice.Rows.Length - 1;
+    }
+
+    /// <summary>Learns the waiting slices that are next in journal order, and releases those already learned.</summary>
+    private void LearnArrived()
+    {
+        while (_ahead.Count > 0)
+        {
+            var (first, waiting) = _ahead.First();
+            var last = first + waiting.Slice.Rows.Length - 1;
+            if (first == _applied + 1)
+            {
+                LearnSlice(waiting.Slice);
+            }
+            else if (last > _applied)
+            {
+                return;
+            }
+
+            _ahead.Remove(first);
+            waiting.Done.TrySetResult();
+        }
     }
 
     public async Task<CampaignSummary> SyncAndGetSummary()
     {
         if (durability.Journal is not null)
         {
+            durability.OnGapRead();
             await CatchUpAsync(long.MaxValue, CancellationToken.None).ConfigureAwait(true);
+            LearnArrived();
             await MaybeCheckpointAsync().ConfigureAwait(true);
         }
 
         return await GetSummary().ConfigureAwait(true);
     }
 
-    /// <summary>Learns the journal entries after <see cref="_applied"/> that start at or before <paramref name="upToSeq"/>.</summary>
+    /// <summary>
+    /// Learns the journal entries after <see cref="_applied"/> that start at or before <paramref name="upToSeq"/>. Learn
+    /// calls interleave with the read: entries they learned meanwhile are skipped.
+    /// </summary>
     private async Task CatchUpAsync(long upToSeq, CancellationToken cancellationToken)
     {
         var entries = await durability.Journal!.ReadAsync(_entry!.Id, _applied, upToSeq, cancellationToken).ConfigureAwait(true);
-        if (entries.Count == 0)
-        {
-            return;
-        }
-
         var batch = new ExampleBatch();
+        var learned = 0;
         foreach (var entry in entries)
         {
+            if (entry.LastSeq <= _applied)
+            {
+                continue;
+            }
+
             if (entry.FirstSeq != _applied + 1)
             {
                 throw new JournalUnavailableException(
@@ -180,9 +257,13 @@ public sealed partial class CampaignGrain(
 
             LearnRows(batch, AllRows(count));
             _applied = entry.LastSeq;
+            learned++;
         }
 
-        Log.Replayed(logger, _entry.Id, entries.Count, entries[0].FirstSeq, _applied);
+        if (learned > 0)
+        {
+            Log.Replayed(logger, _entry.Id, learned, entries[0].FirstSeq, _applied);
+        }
     }
 
     private static int[] AllRows(int count)
@@ -197,23 +278,34 @@ public sealed partial class CampaignGrain(
     }
 
     private Task MaybeCheckpointAsync() =>
-        _applied - _checkpointed >= durability.CheckpointEvery ? TryCheckpointAsync() : Task.CompletedTask;
+        _applied - _checkpointed >= durability.CheckpointEvery && !_checkpointing ? TryCheckpointAsync() : Task.CompletedTask;
 
     /// <summary>
     /// Stores the state with the journal position it holds. A failure is logged and changes nothing acknowledged: the
-    /// journal keeps every example after the previous checkpoint, and the next learned slice tries again.
+    /// journal keeps every example after the previous checkpoint, and the next learned slice tries again. The state is
+    /// encoded in this turn, before the write: slices that interleave with the write are not in it (nor in its position).
+    /// One checkpoint at a time.
     /// </summary>
     private async Task TryCheckpointAsync()
     {
-        state.State.JournalSeq = _applied;
+        var seq = _applied;
+        var stored = state.State;
+        stored.JournalSeq = seq;
+        stored.Encoded = CampaignStateCodec.Encode(stored);
+        _checkpointing = true;
         try
         {
             await state.WriteStateAsync().ConfigureAwait(true);
-            _checkpointed = _applied;
+            _checkpointed = Math.Max(_checkpointed, seq);
         }
         catch (Exception e) when (e is JournalUnavailableException or TimeoutException)
         {
-            Log.CheckpointFailed(logger, e, _entry!.Id, _applied);
+            Log.CheckpointFailed(logger, e, _entry!.Id, seq);
+        }
+        finally
+        {
+            stored.Encoded = null;
+            _checkpointing = false;
         }
     }
 

@@ -16,6 +16,13 @@ public sealed class CampaignState
     /// none after). Stored beside the compact bytes by the PostgreSQL grain storage, not inside them; 0 on a single node.
     /// </summary>
     public long JournalSeq { get; set; }
+
+    /// <summary>
+    /// In a cluster: this state encoded (<see cref="CampaignStateCodec"/>) at <see cref="JournalSeq"/>, taken by the grain
+    /// in the turn that starts a checkpoint, so that slices learned while the checkpoint is being written cannot reach
+    /// it. The PostgreSQL grain storage writes these bytes when set; null otherwise (it encodes the state itself).
+    /// </summary>
+    public byte[]? Encoded { get; set; }
 }
 
 /// <summary>

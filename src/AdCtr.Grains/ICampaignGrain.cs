@@ -10,8 +10,13 @@ namespace AdCtr.Grains;
 [Alias("adctr.campaign")]
 public interface ICampaignGrain : IGrainWithStringKey
 {
-    /// <summary>Learns this campaign's rows of a batch, in order, in one turn; returns the number learned.</summary>
+    /// <summary>
+    /// Learns this campaign's rows of a batch, in order, in one turn; returns the number learned. Interleaves: in a
+    /// cluster a slice that arrives ahead of its predecessors in the journal waits for their calls, which must be able to
+    /// run meanwhile. Learning itself never yields (no await inside it), so the grain stays the single writer of its model.
+    /// </summary>
     [Alias("learn")]
+    [AlwaysInterleave]
     Task<int> Learn(Immutable<CampaignSlice> slice);
 
     /// <summary>

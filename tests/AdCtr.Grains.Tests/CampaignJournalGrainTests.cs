@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Concurrency;
 using Orleans.Storage;
 using Orleans.TestingHost;
+using AdCtr.Server.Tests.Storage;
 
 namespace AdCtr.Grains.Tests;
 
@@ -17,6 +18,9 @@ public sealed class CampaignJournalGrainTests(CampaignJournalGrainTests.Fixture 
 {
     /// <summary>The checkpoint interval of this fixture's grains.</summary>
     private const long CheckpointEvery = 4;
+
+    /// <summary>How long this fixture's grains let a slice that arrived ahead wait (on <see cref="Fixture.Clock"/>).</summary>
+    private static readonly TimeSpan GapWait = TimeSpan.FromSeconds(1);
 
     [Fact]
     public async Task Learn_SliceArrivesBeforeItsPredecessor_PredecessorReadFromJournalFirst_LateCallSkipped()
@@ -37,12 +41,20 @@ public sealed class CampaignJournalGrainTests(CampaignJournalGrainTests.Fixture 
         Assert.Equal(5, await grain.Learn(new CampaignSlice(a, [0, 1, 2, 3, 4], FirstSeq: 1).AsImmutable()));
         Assert.Equal(8, (await grain.GetSummary()).Examples);
 
-        // A third batch journaled and a fourth whose call arrives first: the grain reads the third from the journal, in order.
+        // A third batch journaled and a fourth whose call arrives first: the fourth waits for the third's call; when that
+        // does not come within GapWait, the grain reads the third from the journal and learns both, in order.
         var c = Examples.Batch(id, 2, seed: 3, weight: 3f);
         var d = Examples.Batch(id, 2, seed: 4, weight: 4f);
         fixture.Journal.Append(id, c); // 9..10
         fixture.Journal.Append(id, d); // 11..12
-        Assert.Equal(2, await grain.Learn(new CampaignSlice(d, [0, 1], FirstSeq: 11).AsImmutable()));
+        var reads = fixture.Durability.GapReads;
+        var waiting = fixture.NextWait(id);
+        var late = grain.Learn(new CampaignSlice(d, [0, 1], FirstSeq: 11).AsImmutable());
+        Assert.Equal(11, await waiting);
+        Assert.False(late.IsCompleted);
+        fixture.Clock.Advance(GapWait);
+        Assert.Equal(2, await late);
+        Assert.Equal(reads + 1, fixture.Durability.GapReads);
         Assert.Equal(2, await grain.Learn(new CampaignSlice(c, [0, 1], FirstSeq: 9).AsImmutable()));
         Assert.Equal(12, (await grain.GetSummary()).Examples);
 
@@ -50,6 +62,39 @@ public sealed class CampaignJournalGrainTests(CampaignJournalGrainTests.Fixture 
         Assert.Equal(
             new[] { 1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 4, 4 },
             fixture.Observer.Seen.Skip(before).Select(e => (int)e.Weight));
+    }
+
+    [Fact]
+    public async Task Learn_SliceAhead_WaitsForItsPredecessorsCall_NoJournalRead()
+    {
+        const string id = "waits";
+        var grain = fixture.Grains.GetGrain<ICampaignGrain>(id);
+        await grain.Activate();
+        var a = Examples.Batch(id, 3, seed: 21, weight: 1f);
+        var b = Examples.Batch(id, 2, seed: 22, weight: 2f);
+        var c = Examples.Batch(id, 4, seed: 23, weight: 3f);
+        var before = fixture.Observer.Seen.Count;
+        var reads = fixture.Durability.GapReads;
+        var first = fixture.Journal.Append(id, a);
+        fixture.Journal.Append(id, b);
+        fixture.Journal.Append(id, c);
+
+        // c, then b arrive ahead of a (as from two other silos whose commits came later): both wait, nothing is learned.
+        var waitC = fixture.NextWait(id);
+        var callC = grain.Learn(new CampaignSlice(c, [0, 1, 2, 3], first + 5).AsImmutable());
+        Assert.Equal(first + 5, await waitC);
+        var waitB = fixture.NextWait(id);
+        var callB = grain.Learn(new CampaignSlice(b, [0, 1], first + 3).AsImmutable());
+        Assert.Equal(first + 3, await waitB);
+        Assert.Equal(before, fixture.Observer.Seen.Count);
+
+        // a's call arrives: a, b and c are learned in journal order, every call completes, and the clock never moved.
+        Assert.Equal(3, await grain.Learn(new CampaignSlice(a, [0, 1, 2], first).AsImmutable()));
+        Assert.Equal(2, await callB);
+        Assert.Equal(4, await callC);
+        Assert.Equal(reads, fixture.Durability.GapReads);
+        Assert.Equal(9, (await grain.GetSummary()).Examples);
+        Assert.Equal(new[] { 1, 1, 1, 2, 2, 3, 3, 3, 3 }, fixture.Observer.Seen.Skip(before).Select(e => (int)e.Weight));
     }
 
     [Fact]
@@ -63,6 +108,7 @@ public sealed class CampaignJournalGrainTests(CampaignJournalGrainTests.Fixture 
         await LearnJournaledAsync(grain, id, Examples.Batch(id, 5, seed: 10));
         Assert.Equal(5, fixture.Checkpoints.SeqOf(id));
         var atFive = fixture.Checkpoints.Bytes(id);
+        Assert.Equal(5, CampaignStateCodec.Decode(atFive).Stats.Examples); // the bytes hold exactly the position stored beside them
         await LearnJournaledAsync(grain, id, Examples.Batch(id, 2, seed: 11));
         Assert.Equal(5, fixture.Checkpoints.SeqOf(id));
         var summary = await grain.GetSummary();
@@ -110,6 +156,20 @@ public sealed class CampaignJournalGrainTests(CampaignJournalGrainTests.Fixture 
         Assert.Throws<InvalidDataException>(() => CampaignJournalCodec.Decode([.. payload, 0], new ExampleBatch()));
     }
 
+    [Fact]
+    public void Serializer_CarriesASliceBetweenSilosAsItsRows()
+    {
+        // Between silos a batch travels in the journal's encoding (ExampleBatchConverter), only its rows, not its arrays' capacity.
+        var batch = Examples.Batch("wire", 7, seed: 31, weight: 1.5f);
+        var serializer = fixture.Cluster.ServiceProvider.GetRequiredService<Orleans.Serialization.Serializer>();
+        var bytes = serializer.SerializeToArray(new CampaignSlice(batch, [0, 2, 6], 41));
+        var copy = serializer.Deserialize<CampaignSlice>(bytes);
+        Assert.Equal(41, copy!.FirstSeq);
+        Assert.Equal(new[] { 0, 2, 6 }, copy.Rows);
+        Assert.Equal(CampaignJournalCodec.EncodeAll(batch), CampaignJournalCodec.EncodeAll(copy.Batch));
+        Assert.True(bytes.Length < CampaignJournalCodec.EncodeAll(batch).Length + 64, bytes.Length + " bytes on the wire");
+    }
+
     /// <summary>Journals a batch (as the server does before the call), then sends its learn call with the positions taken.</summary>
     private async Task LearnJournaledAsync(ICampaignGrain grain, string id, ExampleBatch batch)
     {
@@ -122,6 +182,8 @@ public sealed class CampaignJournalGrainTests(CampaignJournalGrainTests.Fixture 
     {
         private static readonly MemoryJournal SharedJournal = new();
         private static readonly MemoryCheckpoints SharedCheckpoints = new();
+        private static readonly ManualTimeProvider SharedClock = new(DateTimeOffset.UnixEpoch);
+        private static readonly CampaignDurability SharedDurability = new(SharedJournal, CheckpointEvery, GapWait, SharedClock);
 
         public TestCluster Cluster { get; private set; } = null!;
 
@@ -130,6 +192,28 @@ public sealed class CampaignJournalGrainTests(CampaignJournalGrainTests.Fixture 
         public MemoryJournal Journal => SharedJournal;
 
         public MemoryCheckpoints Checkpoints => SharedCheckpoints;
+
+        /// <summary>The clock of the grains' gap waits: moved by hand only.</summary>
+        internal ManualTimeProvider Clock => SharedClock;
+
+        public CampaignDurability Durability => SharedDurability;
+
+        /// <summary>Completes with the first position of the next slice of <paramref name="campaignId"/> that starts waiting.</summary>
+        public Task<long> NextWait(string campaignId)
+        {
+            var next = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+            void Handler(string id, long firstSeq)
+            {
+                if (id == campaignId)
+                {
+                    SharedDurability.SliceWaiting -= Handler;
+                    next.TrySetResult(firstSeq);
+                }
+            }
+
+            SharedDurability.SliceWaiting += Handler;
+            return next.Task;
+        }
 
         public RecordingObserver Observer => Cluster.GetSiloServiceProvider(Cluster.Primary!.SiloAddress).GetRequiredService<RecordingObserver>();
 
@@ -154,7 +238,7 @@ public sealed class CampaignJournalGrainTests(CampaignJournalGrainTests.Fixture 
                     {
                         Observer = sp.GetRequiredService<RecordingObserver>(),
                     },
-                    (_ => new CampaignDurability(SharedJournal, CheckpointEvery), _ => SharedCheckpoints));
+                    (_ => SharedDurability, _ => SharedCheckpoints));
             }
         }
     }
@@ -213,7 +297,7 @@ public sealed class CampaignJournalGrainTests(CampaignJournalGrainTests.Fixture 
         public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
         {
             var state = (CampaignState)(object)grainState.State!;
-            _states[grainId.Key.ToString()!] = (CampaignStateCodec.Encode(state), state.JournalSeq);
+            _states[grainId.Key.ToString()!] = (state.Encoded ?? CampaignStateCodec.Encode(state), state.JournalSeq);
             grainState.RecordExists = true;
             return Task.CompletedTask;
         }

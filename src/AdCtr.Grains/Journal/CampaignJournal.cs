@@ -46,10 +46,14 @@ public sealed class JournalUnavailableException : IOException
 
 /// <summary>
 /// What campaign grains of this silo need for durability in a cluster: the journal (null on a single node, whose
-/// durability is the local example log and snapshots) and how often a grain checkpoints its state.
+/// durability is the local example log and snapshots), how often a grain checkpoints its state, and how long a slice
+/// that arrives ahead of its predecessors waits for their calls before the grain reads them from the journal.
 /// </summary>
-public sealed class CampaignDurability(ICampaignJournal? journal, long checkpointEvery)
+public sealed class CampaignDurability(ICampaignJournal? journal, long checkpointEvery, TimeSpan? gapWait = null, TimeProvider? time = null)
 {
+    private long _slicesAhead;
+    private long _gapReads;
+
     /// <summary>Single node: no journal, no checkpoints by the grains.</summary>
     public static CampaignDurability Local { get; } = new(null, long.MaxValue);
 
@@ -57,6 +61,33 @@ public sealed class CampaignDurability(ICampaignJournal? journal, long checkpoin
 
     /// <summary>A grain writes a checkpoint once this many journaled examples were learned since its last one (and at deactivation).</summary>
     public long CheckpointEvery { get; } = checkpointEvery > 0 ? checkpointEvery : throw new ArgumentOutOfRangeException(nameof(checkpointEvery));
+
+    /// <summary>
+    /// How long a slice that arrives ahead of a position the grain has not learned waits for the calls of the slices
+    /// before it (usually in flight from another silo) before the grain reads the missing ones from the journal. Zero
+    /// reads at once. Default 250 ms.
+    /// </summary>
+    public TimeSpan GapWait { get; } = gapWait is { } wait && wait >= TimeSpan.Zero ? wait : gapWait is null ? TimeSpan.FromMilliseconds(250) : throw new ArgumentOutOfRangeException(nameof(gapWait));
+
+    /// <summary>The clock of <see cref="GapWait"/>.</summary>
+    public TimeProvider Time { get; } = time ?? TimeProvider.System;
+
+    /// <summary>Slices that arrived ahead of their predecessors and waited (this silo, since start).</summary>
+    public long SlicesAhead => Interlocked.Read(ref _slicesAhead);
+
+    /// <summary>Journal reads of grains whose wait ran out, or that were asked to sync (this silo, since start); activations' replays not counted.</summary>
+    public long GapReads => Interlocked.Read(ref _gapReads);
+
+    /// <summary>Raised (on the grain's turn) when a slice starts waiting for its predecessors: the campaign and the slice's first position.</summary>
+    public event Action<string, long>? SliceWaiting;
+
+    internal void OnSliceAhead(string campaignId, long firstSeq)
+    {
+        Interlocked.Increment(ref _slicesAhead);
+        SliceWaiting?.Invoke(campaignId, firstSeq);
+    }
+
+    internal void OnGapRead() => Interlocked.Increment(ref _gapReads);
 }
 
 /// <summary>
@@ -68,6 +99,18 @@ public sealed class CampaignDurability(ICampaignJournal? journal, long checkpoin
 public static class CampaignJournalCodec
 {
     private const byte HasCampaignFlag = 1;
+
+    /// <summary>Every row of <paramref name="batch"/>, in order.</summary>
+    public static byte[] EncodeAll(ExampleBatch batch)
+    {
+        var rows = batch.Count <= 1024 ? stackalloc int[batch.Count] : new int[batch.Count];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            rows[i] = i;
+        }
+
+        return Encode(batch, rows);
+    }
 
     public static byte[] Encode(ExampleBatch batch, ReadOnlySpan<int> rows)
     {
@@ -99,6 +142,9 @@ public static class CampaignJournalCodec
     /// <summary>Appends the rows of an encoded entry to <paramref name="batch"/>; returns how many. <see cref="InvalidDataException"/> on bad bytes.</summary>
     public static int Decode(ReadOnlySpan<byte> payload, ExampleBatch batch)
     {
+        // The pairs of a part are interleaved on the wire; rows are copied into the batch through these (grown as needed).
+        var indices = new int[64];
+        var values = new float[64];
         try
         {
             var count = BinaryPrimitives.ReadInt32LittleEndian(payload);
@@ -116,9 +162,9 @@ public static class CampaignJournalCodec
                 var key = BinaryPrimitives.ReadUInt64LittleEndian(payload[(at + 16)..]);
                 var hasCampaign = (payload[at + 24] & HasCampaignFlag) != 0;
                 at += 25;
-                var (gi, gv) = ReadPart(payload, ref at);
-                var (ci, cv) = ReadPart(payload, ref at);
-                batch.Add(gi, gv, ci, cv, label, weight, time, key, hasCampaign);
+                var g = ReadPart(payload, ref at, ref indices, ref values, 0);
+                var c = ReadPart(payload, ref at, ref indices, ref values, g);
+                batch.Add(indices.AsSpan(0, g), values.AsSpan(0, g), indices.AsSpan(g, c), values.AsSpan(g, c), label, weight, time, key, hasCampaign);
             }
 
             if (at != payload.Length)
@@ -148,7 +194,8 @@ public static class CampaignJournalCodec
         return at;
     }
 
-    private static (int[] Indices, float[] Values) ReadPart(ReadOnlySpan<byte> payload, ref int at)
+    /// <summary>Reads one part's pairs into <paramref name="indices"/> and <paramref name="values"/> from <paramref name="offset"/> on; returns how many.</summary>
+    private static int ReadPart(ReadOnlySpan<byte> payload, ref int at, ref int[] indices, ref float[] values, int offset)
     {
         var n = BinaryPrimitives.ReadInt32LittleEndian(payload[at..]);
         at += 4;
@@ -157,15 +204,20 @@ public static class CampaignJournalCodec
             throw new InvalidDataException("journal entry claims " + n + " features with " + (payload.Length - at) + " bytes left");
         }
 
-        var indices = new int[n];
-        var values = new float[n];
+        if (offset + n > indices.Length)
+        {
+            var size = Math.Max(indices.Length * 2, offset + n);
+            Array.Resize(ref indices, size);
+            Array.Resize(ref values, size);
+        }
+
         for (var k = 0; k < n; k++)
         {
-            indices[k] = BinaryPrimitives.ReadInt32LittleEndian(payload[at..]);
-            values[k] = BinaryPrimitives.ReadSingleLittleEndian(payload[(at + 4)..]);
+            indices[offset + k] = BinaryPrimitives.ReadInt32LittleEndian(payload[at..]);
+            values[offset + k] = BinaryPrimitives.ReadSingleLittleEndian(payload[(at + 4)..]);
             at += 8;
         }
 
-        return (indices, values);
+        return n;
     }
 }

@@ -22,6 +22,8 @@ internal sealed class ClusterMetrics : IJournalObserver
     public const string FailuresName = "adctr_journal_append_failures_total";
     public const string UnlearnedName = "adctr_journal_unlearned_batches_total";
     public const string UpName = "adctr_journal_up";
+    public const string SlicesAheadName = "adctr_journal_slices_ahead_total";
+    public const string GapReadsName = "adctr_journal_gap_reads_total";
 
     /// <summary>Append buckets in seconds: 0.5 ms (loopback, no fsync) to 10 s (JournalTimeout's default).</summary>
     private static readonly double[] AppendBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -31,7 +33,7 @@ internal sealed class ClusterMetrics : IJournalObserver
     private readonly Counter _failures;
     private readonly Counter _unlearned;
 
-    public ClusterMetrics(MetricsRegistry registry, PostgreSqlJournal journal)
+    public ClusterMetrics(MetricsRegistry registry, PostgreSqlJournal journal, AdCtr.Grains.Journal.CampaignDurability durability)
     {
         var f = registry.Factory;
         _append = f.CreateHistogram(AppendDurationName, "Time of one batch's journal statement in PostgreSQL (one round trip and commit), successful ones.", new HistogramConfiguration { Buckets = AppendBuckets });
@@ -39,7 +41,14 @@ internal sealed class ClusterMetrics : IJournalObserver
         _failures = f.CreateCounter(FailuresName, "Batches whose journal statement failed (PostgreSQL unavailable): answered 503, nothing acknowledged.");
         _unlearned = f.CreateCounter(UnlearnedName, "Journaled batches answered 202: durable, but some campaign had not learned them when the learn retries ran out.");
         var up = f.CreateGauge(UpName, "1 while the last use of PostgreSQL (journal, checkpoint or probe) succeeded, else 0.");
-        registry.Registry.AddBeforeCollectCallback(() => up.Set(journal.Failure is null ? 1 : 0));
+        var ahead = f.CreateCounter(SlicesAheadName, "Learn calls of this silo's campaign grains that arrived ahead of an earlier journal position and waited for it (AdCtr:Cluster:GapWait).");
+        var gapReads = f.CreateCounter(GapReadsName, "Journal reads by this silo's campaign grains outside activation: a wait that ran out, or a sync (statistics).");
+        registry.Registry.AddBeforeCollectCallback(() =>
+        {
+            up.Set(journal.Failure is null ? 1 : 0);
+            ahead.IncTo(durability.SlicesAhead);
+            gapReads.IncTo(durability.GapReads);
+        });
         journal.Observer = this;
     }
 

@@ -64,17 +64,18 @@ internal sealed class PostgreSqlCampaignStorage(PostgreSqlJournal journal) : IGr
     {
         var state = grainState.State as CampaignState ?? throw NotCampaignState<T>();
         var id = grainId.Key.ToString()!;
-        var bytes = CampaignStateCodec.Encode(state);
+        var bytes = state.Encoded ?? CampaignStateCodec.Encode(state);
+        var seq = state.JournalSeq;
         try
         {
             await using var command = journal.Source.CreateCommand(WriteSql);
             command.CommandTimeout = journal.CommandTimeoutSeconds;
             command.Parameters.Add(new NpgsqlParameter { Value = id, NpgsqlDbType = NpgsqlDbType.Text });
-            command.Parameters.Add(new NpgsqlParameter { Value = state.JournalSeq, NpgsqlDbType = NpgsqlDbType.Bigint });
+            command.Parameters.Add(new NpgsqlParameter { Value = seq, NpgsqlDbType = NpgsqlDbType.Bigint });
             command.Parameters.Add(new NpgsqlParameter { Value = bytes, NpgsqlDbType = NpgsqlDbType.Bytea });
             await command.ExecuteNonQueryAsync().ConfigureAwait(false);
             grainState.RecordExists = true;
-            grainState.ETag = state.JournalSeq.ToString(CultureInfo.InvariantCulture);
+            grainState.ETag = seq.ToString(CultureInfo.InvariantCulture);
         }
         catch (Exception e) when (PostgreSqlJournal.IsUnavailable(e))
         {

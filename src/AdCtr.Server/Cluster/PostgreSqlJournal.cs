@@ -48,11 +48,35 @@ internal sealed class PostgreSqlJournal : ICampaignJournal, IAsyncDisposable
     private readonly int _commandTimeoutSeconds;
     private volatile string? _failure;
 
+    /// <summary>
+    /// Connections of the journal's pool per silo when the connection string does not set <c>Maximum Pool Size</c>
+    /// (Npgsql's own default, 100, lets three silos exceed PostgreSQL's default <c>max_connections</c> of 100 as soon
+    /// as a burst of grain activations reads checkpoints at once: "53300: sorry, too many clients already"). A busy
+    /// pool makes a statement wait for a connection instead; README "Scale-out" has the arithmetic.
+    /// </summary>
+    internal const int DefaultMaxPoolSize = 16;
+
     public PostgreSqlJournal(string connectionString, TimeSpan commandTimeout)
     {
-        _source = NpgsqlDataSource.Create(connectionString);
+        _source = NpgsqlDataSource.Create(WithPoolLimit(connectionString));
         _description = PostgreSqlSchema.Describe(connectionString);
         _commandTimeoutSeconds = Math.Max(1, (int)Math.Ceiling(commandTimeout.TotalSeconds));
+    }
+
+    /// <summary>The connection string with <c>Maximum Pool Size</c> = <see cref="DefaultMaxPoolSize"/> unless it sets one.</summary>
+    internal static string WithPoolLimit(string connectionString)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        foreach (string key in given.Keys)
+        {
+            if (key.Replace(" ", "", StringComparison.Ordinal).Equals("MaxPoolSize", StringComparison.OrdinalIgnoreCase)
+                || key.Replace(" ", "", StringComparison.Ordinal).Equals("MaximumPoolSize", StringComparison.OrdinalIgnoreCase))
+            {
+                return connectionString;
+            }
+        }
+
+        return new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = DefaultMaxPoolSize }.ConnectionString;
     }
 
     /// <summary>The connections of the journal and of the checkpoints (one pool).</summary>

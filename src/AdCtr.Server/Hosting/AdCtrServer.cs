@@ -87,7 +87,7 @@ public static partial class AdCtrServer
         });
         services.AddAdCtrMetrics();
         services.AddSingleton<ServerMetrics>();
-        services.AddSingleton(sp => new Cluster.ClusterMetrics(sp.GetRequiredService<AdCtr.Server.Telemetry.MetricsRegistry>(), sp.GetRequiredService<Cluster.PostgreSqlJournal>()));
+        services.AddSingleton(sp => new Cluster.ClusterMetrics(sp.GetRequiredService<AdCtr.Server.Telemetry.MetricsRegistry>(), sp.GetRequiredService<Cluster.PostgreSqlJournal>(), sp.GetRequiredService<AdCtr.Grains.Journal.CampaignDurability>()));
         services.AddSingleton(sp =>
         {
             var readiness = new ServerReadiness();

@@ -76,6 +76,13 @@ public sealed class AdCtrClusterOptions
     /// </summary>
     public long CheckpointEvery { get; set; } = 10_000;
 
+    /// <summary>
+    /// <c>PostgreSql</c>: how long a campaign grain lets a learn call that arrived ahead of an earlier journal position
+    /// wait for that position's call (in flight from another silo, usually) before it reads the missing entries from
+    /// PostgreSQL. 0 reads at once. Default 250 ms.
+    /// </summary>
+    public TimeSpan GapWait { get; set; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>Longest wait for one PostgreSQL statement of the journal or the checkpoints. Default 10 s.</summary>
     public TimeSpan JournalTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -123,8 +130,8 @@ public sealed class AdCtrClusterOptions
     internal string? Validate() =>
         ReplicaRefresh <= TimeSpan.Zero || ReplicaDropAfter <= TimeSpan.Zero || MaxReplicas < 1
             ? "AdCtr:Cluster: ReplicaRefresh and ReplicaDropAfter must be positive, MaxReplicas at least 1"
-            : CheckpointEvery <= 0 || JournalTimeout <= TimeSpan.Zero || LearnRetryTimeout < TimeSpan.Zero || ProbeTimeout <= TimeSpan.Zero || NumMissedProbesLimit <= 0 || GlobalSyncInterval <= TimeSpan.Zero
-            ? "AdCtr:Cluster: CheckpointEvery, JournalTimeout, GlobalSyncInterval, ProbeTimeout and NumMissedProbesLimit must be positive, LearnRetryTimeout not negative"
+            : CheckpointEvery <= 0 || JournalTimeout <= TimeSpan.Zero || GapWait < TimeSpan.Zero || LearnRetryTimeout < TimeSpan.Zero || ProbeTimeout <= TimeSpan.Zero || NumMissedProbesLimit <= 0 || GlobalSyncInterval <= TimeSpan.Zero
+            ? "AdCtr:Cluster: CheckpointEvery, JournalTimeout, GlobalSyncInterval, ProbeTimeout and NumMissedProbesLimit must be positive, LearnRetryTimeout and GapWait not negative"
             : ValidateEndpoints();
 
     private string? ValidateEndpoints() =>
@@ -242,7 +249,7 @@ internal static class SiloHosting
                 _ => durable && !journaled ? new CampaignGrainStorage(Path.Combine(dataPath, "grains", "campaigns")) : new CampaignGrainStorage(TemporaryGrainDirectory(), deleteOnDispose: true),
                 sp => sp.GetRequiredService<CtrEngine>().Silo,
                 journaled
-                    ? (sp => new CampaignDurability(sp.GetRequiredService<PostgreSqlJournal>(), cluster.CheckpointEvery), sp => new PostgreSqlCampaignStorage(sp.GetRequiredService<PostgreSqlJournal>()))
+                    ? (sp => new CampaignDurability(sp.GetRequiredService<PostgreSqlJournal>(), cluster.CheckpointEvery, cluster.GapWait), sp => new PostgreSqlCampaignStorage(sp.GetRequiredService<PostgreSqlJournal>()))
                     : null);
         });
         return builder;

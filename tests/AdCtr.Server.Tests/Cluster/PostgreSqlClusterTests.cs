@@ -98,7 +98,7 @@ public sealed class PostgreSqlClusterTests(PostgreSqlServer postgres) : IClassFi
         await using var server = ServerProcess.Start(dir.Path, "--AdCtr:Cluster:Provider=PostgreSql", "--AdCtr:Cluster:ConnectionString=Host=127.0.0.1;Port=1", "--AdCtr:Cluster:CheckpointEvery=0");
         Assert.Equal(1, await server.WaitForExitAsync(ExitTimeout));
         Assert.Equal(
-            "AdCtr.Server could not start: invalid configuration: AdCtr:Cluster: CheckpointEvery, JournalTimeout, GlobalSyncInterval, ProbeTimeout and NumMissedProbesLimit must be positive, LearnRetryTimeout not negative",
+            "AdCtr.Server could not start: invalid configuration: AdCtr:Cluster: CheckpointEvery, JournalTimeout, GlobalSyncInterval, ProbeTimeout and NumMissedProbesLimit must be positive, LearnRetryTimeout and GapWait not negative",
             server.StandardError.Trim());
     }
 

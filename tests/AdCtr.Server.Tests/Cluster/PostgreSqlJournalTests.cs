@@ -89,6 +89,16 @@ public sealed class PostgreSqlJournalTests(PostgreSqlServer postgres, ITestOutpu
         Assert.DoesNotContain("not-printed", e.Message + journal.Failure, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void PoolLimit_AddedWhenAbsent_KeptWhenTheConnectionStringSetsOne()
+    {
+        // Npgsql's default (100 per silo) let three silos exceed PostgreSQL's default max_connections (100) when a burst of
+        // grain activations read their checkpoints at once ("53300: sorry, too many clients already", seen under load).
+        Assert.Contains("Maximum Pool Size=" + PostgreSqlJournal.DefaultMaxPoolSize, PostgreSqlJournal.WithPoolLimit("Host=127.0.0.1;Port=5432"), StringComparison.Ordinal);
+        Assert.Equal("Host=127.0.0.1;Max Pool Size=40", PostgreSqlJournal.WithPoolLimit("Host=127.0.0.1;Max Pool Size=40"));
+        Assert.Equal("Host=h;maximum pool size=3", PostgreSqlJournal.WithPoolLimit("Host=h;maximum pool size=3"));
+    }
+
     /// <summary>60 campaigns with 5 encoded rows each (30 global and 12 campaign features a row, values from a fixed seed).</summary>
     private static (string[] Ids, int[] Counts, byte[][] Payloads) Batch(int seed)
     {

@@ -33,8 +33,12 @@ public sealed class ReplicaServingTests(PostgreSqlServer postgres, ITestOutputHe
         var connectionString = postgres.CreateDatabase();
         using var dirA = new TempDirectory();
         using var dirB = new TempDirectory();
-        await using var a = ServerProcess.Start(dirA.Path, DurableClusterArgs(connectionString));
-        await using var b = ServerProcess.Start(dirB.Path, DurableClusterArgs(connectionString));
+        // No global-model sync: a prediction and the explain that checks it are two requests, and a sync landing between
+        // them (a silo takes the other's learning at once) changed the global part of one and not the other (seen once
+        // under load: 0.5014 against 0.4582). This test is about the campaign part; GlobalModelSyncTests cover the sync.
+        string[] args = [.. DurableClusterArgs(connectionString), "--AdCtr:Cluster:GlobalSyncInterval=1.00:00:00"];
+        await using var a = ServerProcess.Start(dirA.Path, args);
+        await using var b = ServerProcess.Start(dirB.Path, args);
         using var clientA = new HttpClient { BaseAddress = await a.ListeningAsync(StartTimeout) };
         using var clientB = new HttpClient { BaseAddress = await b.ListeningAsync(StartTimeout) };
         await ReadyAsync(clientA, StartTimeout);
