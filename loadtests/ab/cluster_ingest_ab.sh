@@ -12,11 +12,11 @@ out=$(mktemp)
 for round in $(seq 1 "$rounds"); do
   for side in before after; do
     dll=$before; [ $side = after ] && dll=$after
-    dir=$(mktemp -d /tmp/adctr-cluster-ab-XXXX)
+    dir=$(mktemp -d /tmp/adctr-cluster-ab-XXXX); chmod 755 "$dir"   # PostgreSQL runs as postgres and must reach its data
     ADCTR_CLUSTER_DIR=$dir ADCTR_SERVER_DLL=$dll scripts/cluster.sh up >/dev/null
     pids=$(cat "$dir"/silo1.pid),$(cat "$dir"/silo2.pid),$(cat "$dir"/silo3.pid)
     line=$(python3 loadtests/cluster_ingest.py --urls http://127.0.0.1:18081,http://127.0.0.1:18082,http://127.0.0.1:18083 \
-      --batches "$batches" --size 1000 --campaigns 200 --concurrency 6 --warmup 30 --cpu-pids "$pids" --pg-pid "$(head -1 "$dir/pg/data/postmaster.pid")" 2>&1 | tail -1)
+      --batches "$batches" --size 1000 --campaigns 200 --concurrency 6 --warmup 30 --cpu-pids "$pids" --pg-pid "$(head -1 "$dir/pg/data/postmaster.pid")" 2>&1 | tail -1 || true)   # a failed run is reported, not fatal
     echo "$round $side load=$(cut -d' ' -f1 /proc/loadavg) $line" | tee -a "$out"
     ADCTR_CLUSTER_DIR=$dir scripts/cluster.sh purge >/dev/null
   done

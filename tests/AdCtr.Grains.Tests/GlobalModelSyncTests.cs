@@ -56,7 +56,7 @@ public sealed class GlobalModelSyncTests(CampaignGrainClusterFixture fixture) : 
         var a = NewSilo();
         var b = NewSilo();
         var syncA = new GlobalModelSync(a, fixture.Grains, "silo-a", grainKey: 101);
-        var syncB = new GlobalModelSync(b, fixture.Grains, "silo-b", grainKey: 101);
+        var syncB = new GlobalModelSync(b, fixture.Grains, "silo-b", grainKey: 101, report: () => new SiloReport(7, 0.5));
 
         Learn(a, "ca", 400, seed: 1);
         var first = await syncA.ExchangeAsync();
@@ -85,6 +85,8 @@ public sealed class GlobalModelSyncTests(CampaignGrainClusterFixture fixture) : 
         var status = await fixture.Grains.GetGrain<IGlobalModelGrain>(101).GetStatus();
         Assert.Equal(3, status.Version);
         Assert.Equal(["silo-a", "silo-b"], status.LastExchange.Keys.Order());
+        Assert.Equal(new SiloReport(7, 0.5), Assert.Single(status.Reports!, r => r.Key == "silo-b").Value); // silo-a reports nothing
+        Assert.Single(status.Reports!);
     }
 
     [Fact]

@@ -89,4 +89,66 @@ public sealed class BaselineSmokeTests : IAsyncLifetime
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task RunCommand_SeveralTargets_SharesTheRequestsRoundRobin()
+    {
+        // Two echo apps standing in for a cluster's servers, each counting the echo requests it answers.
+        var apps = new List<WebApplication>();
+        var counts = new int[2];
+        var dir = Path.Combine(Path.GetTempPath(), "adctr-load-test-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                var app = BaselineApp.Build(["--urls", "http://127.0.0.1:0"]);
+                var index = i;
+                app.Use(async (context, next) =>
+                {
+                    if (context.Request.Path == "/echo")
+                    {
+                        Interlocked.Increment(ref counts[index]);
+                    }
+
+                    await next(context);
+                });
+                await app.StartAsync();
+                apps.Add(app);
+            }
+
+            var profilePath = Path.Combine(dir, "echo.json");
+            await File.WriteAllTextAsync(profilePath,
+                """{ "name": "echo", "target": "baseline", "smoke": { "rate": 40, "seconds": 1 }, "data": { "poolSize": 16 }, "mix": [ { "kind": "echo" } ] }""");
+            var targets = string.Join(",", apps.Select(a => BaselineApp.BoundAddresses(a).Single()));
+            var error = new StringWriter();
+
+            var code = await LoadCli.Build(new StringWriter(), error).Parse(["run", "--target", targets, "--profile", profilePath, "--out", dir, "--smoke"]).InvokeAsync();
+
+            Assert.True(code == 0, error.ToString());
+            Assert.Equal(new[] { 20, 20 }, counts);
+            var scenario = Assert.Single(SuiteReport.FromJson(await File.ReadAllTextAsync(Path.Combine(dir, "loadtest-echo.json"))).Scenarios);
+            Assert.Equal(0, scenario.Steps.Single().Errors);
+            Assert.Equal(targets.Replace(",", "/,", StringComparison.Ordinal) + "/", scenario.TargetUrl);
+        }
+        finally
+        {
+            foreach (var app in apps)
+            {
+                await app.StopAsync();
+                await app.DisposeAsync();
+            }
+
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task RunCommand_OneOfSeveralTargetsNotLoopback_IsAUsageError()
+    {
+        var error = new StringWriter();
+        var code = await LoadCli.Build(new StringWriter(), error).Parse(["run", "--target", _url + ",http://198.51.100.1:80", "--profile", "config/none.json", "--smoke"]).InvokeAsync();
+        Assert.Equal(2, code);
+        Assert.Contains("198.51.100.1", error.ToString(), StringComparison.Ordinal);
+    }
 }

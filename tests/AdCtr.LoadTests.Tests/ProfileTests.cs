@@ -8,9 +8,10 @@ public class ProfileTests
     public static TheoryData<string> ProfileNames()
     {
         var data = new TheoryData<string>();
-        foreach (var file in Directory.GetFiles(ProfileDirectory(), "*.json").Order(StringComparer.Ordinal))
+        // Also config/loadtests/cluster (profiles for loadtests/ab/cluster_ab.sh, outside the suite).
+        foreach (var file in Directory.GetFiles(ProfileDirectory(), "*.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
-            data.Add(Path.GetFileName(file));
+            data.Add(Path.GetRelativePath(ProfileDirectory(), file));
         }
 
         return data;

@@ -24,7 +24,7 @@ public static class LoadCli
         var ready = new Option<double>("--ready-timeout") { Description = "Seconds to wait for the server's /health/ready before giving up on a scenario.", DefaultValueFactory = _ => 15 };
         var spin = new Option<int>("--spin-us") { Description = "Spin this many microseconds before each send time instead of sleeping (more precise, burns a core).", DefaultValueFactory = _ => 0 };
 
-        var target = new Option<string>("--target") { Description = "Base URL of the target (loopback only).", Required = true };
+        var target = new Option<string>("--target") { Description = "Base URL of the target (loopback only); several, comma-separated (a cluster's servers), share the requests round robin.", Required = true };
         var profile = new Option<string>("--profile") { Description = "Scenario profile (config/loadtests/*.json).", Required = true };
         var baselineReport = new Option<string?>("--baseline-report") { Description = "A JSON report with a baseline run, whose max rate the ratios use." };
         var run = new Command("run", "Run one scenario profile against a target.") { target, profile, outDir, smoke, maxSeconds, spin, ready, baselineReport };
@@ -32,7 +32,7 @@ public static class LoadCli
             parse.GetRequiredValue(outDir), Options(parse, smoke, maxSeconds, spin, ready, output), output, error, ct));
 
         var profiles = new Option<string>("--profiles") { Description = "Directory of scenario profiles.", DefaultValueFactory = _ => "config/loadtests" };
-        var serverUrl = new Option<string>("--server-url") { Description = "Base URL of the AdCtr server (loopback only).", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
+        var serverUrl = new Option<string>("--server-url") { Description = "Base URL of the AdCtr server (loopback only); several, comma-separated (a cluster's servers), share the requests round robin.", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
         var baselineUrl = new Option<string>("--baseline-url") { Description = "Base URL of the baseline echo app (loopback only).", DefaultValueFactory = _ => "http://127.0.0.1:5090" };
         var only = new Option<string?>("--scenarios") { Description = "Comma-separated profile names to run (default: all)." };
         var suite = new Command("suite", "Run the baseline and every server profile in one session; rates are also given as a ratio to the baseline.")
@@ -166,18 +166,25 @@ public static class LoadCli
     private static async Task<int> RunAsync(List<(string Profile, string Target)> runs, string? baselineReport, string outDir, ScenarioRunOptions options,
         TextWriter output, TextWriter error, CancellationToken cancellationToken, string? stemName = null)
     {
-        var plan = new List<(LoadProfile Profile, Uri Target)>();
-        foreach (var (file, url) in runs)
+        var plan = new List<(LoadProfile Profile, Uri[] Targets)>();
+        foreach (var (file, urls) in runs)
         {
-            if (!LoopbackGuard.TryValidate(url, out var uri, out var problem))
+            // Several comma-separated URLs: the servers of a cluster, sharing the requests round robin.
+            var targets = new List<Uri>();
+            foreach (var url in urls.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).DefaultIfEmpty(urls))
             {
-                error.WriteLine("adctr-load: " + problem);
-                return UsageError;
+                if (!LoopbackGuard.TryValidate(url, out var uri, out var problem))
+                {
+                    error.WriteLine("adctr-load: " + problem);
+                    return UsageError;
+                }
+
+                targets.Add(uri!);
             }
 
             try
             {
-                plan.Add((LoadProfile.Load(file), uri!));
+                plan.Add((LoadProfile.Load(file), [.. targets]));
             }
             catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException or IOException)
             {
@@ -208,9 +215,9 @@ public static class LoadCli
                 (options.SpinMicros > 0 ? options.SpinMicros + " us spin before sends" : "sleep-based scheduler"),
         };
         var failed = false;
-        foreach (var (profile, target) in plan)
+        foreach (var (profile, targets) in plan)
         {
-            var scenario = await ScenarioRunner.RunAsync(profile, target, options, cancellationToken).ConfigureAwait(false);
+            var scenario = await ScenarioRunner.RunAsync(profile, targets, options, cancellationToken).ConfigureAwait(false);
             report.Scenarios.Add(scenario);
             failed |= scenario.Error is not null;
             if (options.Smoke && scenario.Steps.Any(s => s.Errors > 0))

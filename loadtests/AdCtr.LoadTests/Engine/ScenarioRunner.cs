@@ -30,10 +30,15 @@ public sealed record ScenarioRunOptions
 /// </summary>
 public static class ScenarioRunner
 {
-    public static async Task<ScenarioReport> RunAsync(LoadProfile profile, Uri target, ScenarioRunOptions options, CancellationToken cancellationToken)
+    public static Task<ScenarioReport> RunAsync(LoadProfile profile, Uri target, ScenarioRunOptions options, CancellationToken cancellationToken) =>
+        RunAsync(profile, [target], options, cancellationToken);
+
+    /// <summary>Runs the scenario against one target, or several (a cluster's servers) that share the requests round robin.</summary>
+    public static async Task<ScenarioReport> RunAsync(LoadProfile profile, IReadOnlyList<Uri> targets, ScenarioRunOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(profile);
-        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(targets);
+        var target = string.Join(",", targets.Select(t => t.ToString()));
         ArgumentNullException.ThrowIfNull(options);
         var watch = Stopwatch.StartNew();
         var cap = TimeSpan.FromSeconds(options.MaxSeconds ?? profile.MaxTotalSeconds);
@@ -47,7 +52,7 @@ public static class ScenarioRunner
             Name = profile.Name,
             Description = profile.Description,
             Role = profile.Target,
-            TargetUrl = target.ToString(),
+            TargetUrl = target,
             Model = profile.Model,
             Smoke = options.Smoke,
             SloP99Ms = profile.SloP99Ms,
@@ -60,7 +65,7 @@ public static class ScenarioRunner
         console?.WriteLine("== " + profile.Name + " -> " + target + (options.Smoke ? " (smoke)" : ""));
 
         var timeout = TimeSpan.FromMilliseconds(profile.RequestTimeoutMs);
-        using var transport = new HttpLoadTransport(target, connections, timeout);
+        using var transport = new HttpLoadTransport(targets, connections, timeout);
         RequestFeed feed;
         try
         {
@@ -84,7 +89,7 @@ public static class ScenarioRunner
         report = report with { Mix = feed.KindCounts() };
         // Freshness probes use their own small client, so they neither wait for nor count in the load's connections.
         using var probeTransport = profile.Freshness is not null && profile.Target == "server" && !options.Smoke
-            ? new HttpLoadTransport(target, 2, timeout)
+            ? new HttpLoadTransport(targets[0], 2, timeout)
             : null;
         var probe = probeTransport is null
             ? null
@@ -222,22 +227,29 @@ public static class ScenarioRunner
         return stages;
     }
 
+    /// <summary>Waits until every target's <c>/health/ready</c> answers 200.</summary>
     internal static async Task WaitReadyAsync(HttpLoadTransport transport, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         var last = "no answer";
+        var ready = 0;
         // Bounded by the deadline; one attempt every 250 ms.
         while (Stopwatch.GetTimestamp() < deadline)
         {
             try
             {
-                var (status, _) = await transport.ExchangeAsync(HttpMethod.Get, "/health/ready", null, cancellationToken).ConfigureAwait(false);
+                var (status, _) = await transport.ExchangeAsync(ready, HttpMethod.Get, "/health/ready", null, cancellationToken).ConfigureAwait(false);
                 if (status == 200)
                 {
-                    return;
+                    if (++ready == transport.Targets.Count)
+                    {
+                        return;
+                    }
+
+                    continue; // the next target, at once
                 }
 
-                last = "status " + status;
+                last = transport.Targets[ready] + ": status " + status;
             }
             catch (HttpRequestException e)
             {

@@ -10,28 +10,46 @@ namespace AdCtr.LoadTests.Http;
 /// <summary>
 /// HTTP/1.1 over one <see cref="SocketsHttpHandler"/> whose pool is sized for the load (by Little's law, the
 /// connections needed are rate x latency; see <see cref="ConnectionsFor"/>). Bodies are the pre-serialised
-/// arrays of the profile, wrapped without copying; responses are drained into a pooled buffer.
+/// arrays of the profile, wrapped without copying; responses are drained into a pooled buffer. With several targets
+/// (the servers of a cluster) the measured requests go to them round robin and the connections are split between them.
 /// </summary>
 public sealed class HttpLoadTransport : ILoadTransport, IDisposable
 {
     private readonly HttpClient _client;
-    private readonly Uri _baseUri;
+    private readonly Uri[] _targets;
     private readonly TimeSpan _timeout;
-    private readonly ConcurrentDictionary<string, Uri> _uris = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Uri>[] _uris;
+    private long _next = -1;
 
     public HttpLoadTransport(Uri baseUri, int maxConnections, TimeSpan timeout)
+        : this([baseUri], maxConnections, timeout)
     {
-        ArgumentNullException.ThrowIfNull(baseUri);
-        if (!LoopbackGuard.IsLoopbackHost(baseUri.Host))
+    }
+
+    public HttpLoadTransport(IReadOnlyList<Uri> targets, int maxConnections, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        if (targets.Count == 0)
         {
-            throw new ArgumentException("The load generator only targets loopback hosts.", nameof(baseUri));
+            throw new ArgumentException("At least one target is needed.", nameof(targets));
         }
 
-        _baseUri = baseUri;
+        foreach (var target in targets)
+        {
+            ArgumentNullException.ThrowIfNull(target);
+            if (!LoopbackGuard.IsLoopbackHost(target.Host))
+            {
+                throw new ArgumentException("The load generator only targets loopback hosts.", nameof(targets));
+            }
+        }
+
+        _targets = [.. targets];
+        _uris = [.. targets.Select(_ => new ConcurrentDictionary<string, Uri>(StringComparer.Ordinal))];
         _timeout = timeout;
         var handler = new SocketsHttpHandler
         {
-            MaxConnectionsPerServer = Math.Max(1, maxConnections),
+            // Per server (host and port): the connections are split between the targets.
+            MaxConnectionsPerServer = Math.Max(1, (maxConnections + _targets.Length - 1) / _targets.Length),
             PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),
             ConnectTimeout = TimeSpan.FromSeconds(5),
@@ -93,10 +111,17 @@ public sealed class HttpLoadTransport : ILoadTransport, IDisposable
         }
     }
 
-    /// <summary>Sends a request outside the measured load (setup calls) and returns status and body.</summary>
-    public async Task<(int Status, byte[] Body)> ExchangeAsync(HttpMethod method, string path, LoadRequest? body, CancellationToken cancellationToken)
+    /// <summary>The targets, in the order requests go round robin.</summary>
+    public IReadOnlyList<Uri> Targets => _targets;
+
+    /// <summary>Sends a request outside the measured load (setup calls) to the first target and returns status and body.</summary>
+    public Task<(int Status, byte[] Body)> ExchangeAsync(HttpMethod method, string path, LoadRequest? body, CancellationToken cancellationToken) =>
+        ExchangeAsync(0, method, path, body, cancellationToken);
+
+    /// <summary>Sends a request outside the measured load to target number <paramref name="target"/> and returns status and body.</summary>
+    public async Task<(int Status, byte[] Body)> ExchangeAsync(int target, HttpMethod method, string path, LoadRequest? body, CancellationToken cancellationToken)
     {
-        using var message = new HttpRequestMessage(method, new Uri(_baseUri, path));
+        using var message = new HttpRequestMessage(method, new Uri(_targets[target], path));
         if (body is not null)
         {
             message.Content = new ByteArrayContent(body.Body);
@@ -132,5 +157,9 @@ public sealed class HttpLoadTransport : ILoadTransport, IDisposable
         }
     }
 
-    private Uri UriFor(string path) => _uris.GetOrAdd(path, static (p, b) => new Uri(b, p), _baseUri);
+    private Uri UriFor(string path)
+    {
+        var t = _targets.Length == 1 ? 0 : (int)((ulong)Interlocked.Increment(ref _next) % (ulong)_targets.Length);
+        return _uris[t].GetOrAdd(path, static (p, b) => new Uri(b, p), _targets[t]);
+    }
 }

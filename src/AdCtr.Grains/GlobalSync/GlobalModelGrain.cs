@@ -17,6 +17,7 @@ public sealed class GlobalModelGrain(TimeProvider time) : Grain, IGlobalModelGra
     private readonly Guid _epoch = Guid.NewGuid();
     private readonly LinkedList<(long Version, string Silo, GlobalDelta Delta)> _pushes = new();
     private readonly Dictionary<string, DateTimeOffset> _lastExchange = [];
+    private readonly Dictionary<string, SiloReport> _reports = [];
     private float[]? _zn;
     private long _version;
 
@@ -24,6 +25,10 @@ public sealed class GlobalModelGrain(TimeProvider time) : Grain, IGlobalModelGra
     {
         var zn = Table(request.Bits);
         _lastExchange[request.Silo] = time.GetUtcNow();
+        if (request.Report is { } report)
+        {
+            _reports[request.Silo] = report;
+        }
         if (_version == 0 && request.Epoch != Guid.Empty && request.Epoch != _epoch)
         {
             return Task.FromResult(new GlobalSyncReply(_epoch, 0, null, null, NeedsBase: true));
@@ -71,7 +76,7 @@ public sealed class GlobalModelGrain(TimeProvider time) : Grain, IGlobalModelGra
         return Task.CompletedTask;
     }
 
-    public Task<GlobalSyncStatus> GetStatus() => Task.FromResult(new GlobalSyncStatus(_version, new Dictionary<string, DateTimeOffset>(_lastExchange)));
+    public Task<GlobalSyncStatus> GetStatus() => Task.FromResult(new GlobalSyncStatus(_version, new Dictionary<string, DateTimeOffset>(_lastExchange), new Dictionary<string, SiloReport>(_reports)));
 
     private float[] Table(int bits)
     {

@@ -71,7 +71,8 @@ public readonly record struct GlobalSyncResult(int Pushed, int Received, bool Fu
 /// a time (the server's sync service calls it at <c>AdCtr:Cluster:GlobalSyncInterval</c>).
 /// </summary>
 /// <param name="grainKey">The global-model grain's key: 0 in the server (tests use others, one grain per test).</param>
-public sealed class GlobalModelSync(SiloModel silo, IGrainFactory grains, string siloId, long grainKey = 0)
+/// <param name="report">What this silo reports with each exchange (its replicas), or null.</param>
+public sealed class GlobalModelSync(SiloModel silo, IGrainFactory grains, string siloId, long grainKey = 0, Func<SiloReport?>? report = null)
 {
     private Guid _epoch;
     private long _cursor;
@@ -89,7 +90,7 @@ public sealed class GlobalModelSync(SiloModel silo, IGrainFactory grains, string
         GlobalSyncReply reply;
         try
         {
-            reply = await grain.Exchange(new GlobalSyncRequest(siloId, _epoch, _cursor, push, global.Bits)).ConfigureAwait(false);
+            reply = await grain.Exchange(new GlobalSyncRequest(siloId, _epoch, _cursor, push, global.Bits, report?.Invoke())).ConfigureAwait(false);
             if (reply.NeedsBase)
             {
                 // The grain started afresh; this silo's table holds everything it had synced plus this push: make it the base.

@@ -46,11 +46,21 @@ public sealed record GlobalDelta([property: Id(0)] int[] Indices, [property: Id(
 /// <param name="Cursor">The last version of the grain the caller holds.</param>
 /// <param name="Push">What the caller learned since its last exchange.</param>
 /// <param name="Bits">The caller's global model size (all silos must agree).</param>
+/// <param name="Report">What the caller reports about itself for <c>GET /v1/cluster</c> (its replicas), or null.</param>
 [GenerateSerializer]
 [Immutable]
 [Alias("adctr.global-sync-request")]
 public sealed record GlobalSyncRequest(
-    [property: Id(0)] string Silo, [property: Id(1)] Guid Epoch, [property: Id(2)] long Cursor, [property: Id(3)] GlobalDelta Push, [property: Id(4)] int Bits);
+    [property: Id(0)] string Silo, [property: Id(1)] Guid Epoch, [property: Id(2)] long Cursor, [property: Id(3)] GlobalDelta Push, [property: Id(4)] int Bits,
+    [property: Id(5)] SiloReport? Report = null);
+
+/// <summary>A silo's replicas as of its last exchange (sent with it, so <c>GET /v1/cluster</c> on any silo shows every silo's).</summary>
+/// <param name="Replicas">Replicas of campaigns active on other silos that the silo holds.</param>
+/// <param name="OldestReplicaAgeSeconds">Oldest age among the replicas it served since its previous refresh pass.</param>
+[GenerateSerializer]
+[Immutable]
+[Alias("adctr.silo-report")]
+public sealed record SiloReport([property: Id(0)] int Replicas, [property: Id(1)] double OldestReplicaAgeSeconds);
 
 /// <param name="Others">The other silos' sums since the caller's cursor (null when <paramref name="Full"/> is sent).</param>
 /// <param name="Full">The whole table, (z, n) interleaved, for a caller that joins or whose cursor the grain no longer
@@ -66,4 +76,5 @@ public sealed record GlobalSyncReply(
 [GenerateSerializer]
 [Immutable]
 [Alias("adctr.global-sync-status")]
-public sealed record GlobalSyncStatus([property: Id(0)] long Version, [property: Id(1)] IReadOnlyDictionary<string, DateTimeOffset> LastExchange);
+public sealed record GlobalSyncStatus(
+    [property: Id(0)] long Version, [property: Id(1)] IReadOnlyDictionary<string, DateTimeOffset> LastExchange, [property: Id(2)] IReadOnlyDictionary<string, SiloReport>? Reports = null);

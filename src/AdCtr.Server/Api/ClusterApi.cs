@@ -9,7 +9,9 @@ namespace AdCtr.Server.Api;
 /// <param name="ActiveCampaigns">Campaign grains active there now; null when the silo did not answer (not Active).</param>
 /// <param name="GlobalSyncLagSeconds">In a cluster, seconds since the silo last exchanged its global model's learning
 /// with the others (null: never, or on a single node).</param>
-internal sealed record ClusterSilo(string Address, string Name, string Status, bool IsThisSilo, int? ActiveCampaigns, double? GlobalSyncLagSeconds = null);
+/// <param name="Replicas">In a cluster, the replicas the silo held and the oldest age it served, as it reported them with
+/// its last global-model exchange (at most one sync interval old; null before its first).</param>
+internal sealed record ClusterSilo(string Address, string Name, string Status, bool IsThisSilo, int? ActiveCampaigns, double? GlobalSyncLagSeconds = null, SiloReport? Replicas = null);
 
 /// <summary>The cluster as the membership table records it.</summary>
 /// <param name="Replicas">This silo's replicas of campaigns active on other silos (null on a single node).</param>
@@ -71,8 +73,10 @@ internal static class ClusterApi
                     }
                 }
 
-                double? lag = sync is not null && sync.LastExchange.TryGetValue(h.SiloAddress.ToParsableString(), out var last) ? (now - last).TotalSeconds : null;
-                silos.Add(new ClusterSilo(h.SiloAddress.ToParsableString(), h.SiloName, h.Status.ToString(), h.SiloAddress.Equals(local.SiloAddress), campaigns, lag));
+                var address = h.SiloAddress.ToParsableString();
+                double? lag = sync is not null && sync.LastExchange.TryGetValue(address, out var last) ? (now - last).TotalSeconds : null;
+                var reported = sync?.Reports is { } reports && reports.TryGetValue(address, out var report) ? report : null;
+                silos.Add(new ClusterSilo(address, h.SiloName, h.Status.ToString(), h.SiloAddress.Equals(local.SiloAddress), campaigns, lag, reported));
             }
 
             silos.Sort(static (a, b) => string.CompareOrdinal(a.Address, b.Address));

@@ -21,7 +21,8 @@ internal sealed partial class GlobalSyncService(
     public const string ReceivedName = "adctr_global_sync_received_coordinates_total";
     public const string FailuresName = "adctr_global_sync_failures_total";
 
-    private readonly GlobalModelSync _sync = new(engine.Silo, grains, local.SiloAddress.ToParsableString());
+    private readonly GlobalModelSync _sync = new(
+        engine.Silo, grains, local.SiloAddress.ToParsableString(), report: () => engine.Replicas is { } r ? new SiloReport(r.Count, r.OldestReadAgeSeconds()) : null);
     private readonly Gauge _lag = registry.Factory.CreateGauge(LagName, "Seconds since this silo's global model last exchanged its learning with the other silos' (the cluster's global sync lag).");
     private readonly Counter _pushed = registry.Factory.CreateCounter(PushedName, "Global-model coordinates this silo sent to the other silos (per-coordinate sums, one per exchange).");
     private readonly Counter _received = registry.Factory.CreateCounter(ReceivedName, "Global-model coordinates received from the other silos (a join counts the whole table).");

@@ -76,6 +76,29 @@ public sealed class PostgreSqlClusterTests(PostgreSqlServer postgres) : IClassFi
             Assert.Single(silos, s => s.GetProperty("isThisSilo").GetBoolean());
             Assert.Equal(Campaigns, silos.Sum(s => s.GetProperty("activeCampaigns").GetInt32()));
         }
+
+        // A prediction of every campaign through server 1: it takes a replica of each campaign active on server 2. Each
+        // silo reports its replicas with its global-model exchange (every second), so /v1/cluster on server 2 shows
+        // server 1's count: the campaigns active on server 2. Bounded poll: real processes on their own clocks.
+        var candidates = string.Join(",", Enumerable.Range(0, Campaigns).Select(c => "{\"adId\":\"c" + c + "-a1\",\"campaignId\":\"c" + c + "\"}"));
+        using (var predict = await client1.PostAsync("/v1/predict", new StringContent("{\"context\":{\"device\":\"ios\"},\"candidates\":[" + candidates + "]}", System.Text.Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.OK, predict.StatusCode);
+        }
+
+        await Poll.UntilAsync(
+            async () =>
+            {
+                using var cluster = JsonDocument.Parse(await client2.GetStringAsync("/v1/cluster"));
+                var silos = cluster.RootElement.GetProperty("silos").EnumerateArray().ToList();
+                var one = silos.Single(s => !s.GetProperty("isThisSilo").GetBoolean());
+                var two = silos.Single(s => s.GetProperty("isThisSilo").GetBoolean());
+                var reported = one.GetProperty("replicas");
+                return reported.ValueKind == JsonValueKind.Object && reported.GetProperty("replicas").GetInt32() == two.GetProperty("activeCampaigns").GetInt32()
+                    ? null
+                    : "server 1 reported replicas " + reported + ", server 2 has " + two.GetProperty("activeCampaigns") + " campaigns active";
+            },
+            StartTimeout);
     }
 
     [Fact]
