@@ -233,7 +233,6 @@ public sealed partial class CampaignGrain(
     private async Task CatchUpAsync(long upToSeq, CancellationToken cancellationToken)
     {
         var entries = await durability.Journal!.ReadAsync(_entry!.Id, _applied, upToSeq, cancellationToken).ConfigureAwait(true);
-        var batch = new ExampleBatch();
         var learned = 0;
         foreach (var entry in entries)
         {
@@ -248,7 +247,7 @@ public sealed partial class CampaignGrain(
                     "campaign '" + _entry.Id + "' holds journal position " + _applied + " but the next journal entry starts at " + entry.FirstSeq);
             }
 
-            batch.Clear();
+            var batch = CampaignJournalCodec.NewBatchFor(entry.Payload);
             var count = CampaignJournalCodec.Decode(entry.Payload, batch);
             if (count != entry.Count)
             {

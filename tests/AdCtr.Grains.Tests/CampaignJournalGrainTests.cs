@@ -137,8 +137,15 @@ public sealed class CampaignJournalGrainTests(CampaignJournalGrainTests.Fixture 
         var batch = Examples.Batch("codec", 20, seed: 5, weight: 0.5f);
         var rows = new[] { 3, 0, 19, 7 };
         var payload = CampaignJournalCodec.Encode(batch, rows);
-        var decoded = new ExampleBatch();
+        var decoded = CampaignJournalCodec.NewBatchFor(payload);
         Assert.Equal(4, CampaignJournalCodec.Decode(payload, decoded));
+
+        // A batch sized for one row of one feature grows to whatever is added: the same bytes as the one sized for them.
+        var grown = new ExampleBatch(1, 1, 1);
+        CampaignJournalCodec.Decode(payload, grown);
+        CampaignJournalCodec.Decode(payload, grown);
+        Assert.Equal(8, grown.Count);
+        Assert.Equal(CampaignJournalCodec.EncodeAll(decoded), CampaignJournalCodec.Encode(grown, [4, 5, 6, 7]));
         for (var r = 0; r < rows.Length; r++)
         {
             var i = rows[r];

@@ -100,6 +100,17 @@ public static class CampaignJournalCodec
 {
     private const byte HasCampaignFlag = 1;
 
+    /// <summary>
+    /// An empty batch sized for the rows of <paramref name="payload"/> (from its row count, and its length as the bound of
+    /// its features: 8 bytes each), so decoding it allocates no more than the entry's size.
+    /// </summary>
+    public static ExampleBatch NewBatchFor(ReadOnlySpan<byte> payload)
+    {
+        var rows = payload.Length >= 4 ? Math.Clamp(BinaryPrimitives.ReadInt32LittleEndian(payload), 1, Math.Max(1, payload.Length / 33)) : 1;
+        var features = Math.Max(1, (payload.Length - 4 - (33 * rows)) / 8);
+        return new ExampleBatch(rows, features, features);
+    }
+
     /// <summary>Every row of <paramref name="batch"/>, in order.</summary>
     public static byte[] EncodeAll(ExampleBatch batch)
     {

@@ -550,7 +550,14 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
             ids[c] = id;
             counts[c] = list.Count;
             payloads[c] = AdCtr.Grains.Journal.CampaignJournalCodec.Encode(batch, CollectionsMarshal.AsSpan(list));
-            slices[c] = new ExampleBatch();
+            int globalFeatures = 0, campaignFeatures = 0;
+            foreach (var i in list)
+            {
+                globalFeatures += batch.GlobalIndices(i).Length;
+                campaignFeatures += batch.CampaignIndices(i).Length;
+            }
+
+            slices[c] = new ExampleBatch(list.Count, globalFeatures, campaignFeatures);
             rows[c] = new int[list.Count];
             for (var r = 0; r < list.Count; r++)
             {
