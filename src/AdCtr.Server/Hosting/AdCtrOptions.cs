@@ -66,6 +66,23 @@ public sealed class LimitsOptions
     public int MaxValueBytes { get; set; } = 1024;
 }
 
+/// <summary>The HTTP server's scheduling (section <c>AdCtr:Http</c>).</summary>
+public sealed class HttpServerOptions
+{
+    public const string SectionName = "AdCtr:Http";
+
+    /// <summary>
+    /// Kestrel's <c>SocketTransportOptions.UnsafePreferInlineScheduling</c>: a connection's request is parsed and its
+    /// handler runs on the thread that took the socket's completion, instead of being handed to an I/O queue and
+    /// then to the thread pool (two hops per request). The runtime still takes socket completions on thread-pool
+    /// threads (it inlines them on its epoll thread only with <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1</c>,
+    /// which this server does not set), so a handler that works long (a 1,000-line examples batch) holds a pool
+    /// thread, never the socket engine. Cut the server's CPU per predict-1 request by about a fifth on 2 cores
+    /// (loadtests/README.md). Default true; false restores Kestrel's default scheduling.
+    /// </summary>
+    public bool InlineScheduling { get; set; } = true;
+}
+
 public enum CalibrationKind
 {
     None,
