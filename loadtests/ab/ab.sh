@@ -45,7 +45,8 @@ for round in $(seq 1 "$rounds"); do
       case " $scenarios " in *" predict-1 "*) ;; *) continue ;; esac
       dotnet "$echo_dll" --urls "http://127.0.0.1:$port" >"$data.log" 2>&1 &
       echo $! >"$work/pid"
-      for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.02; done
+      # Up to 30 s: under load average 16 the echo app once took more than 6 s to listen and the run stopped.
+      for _ in $(seq 1 1500); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.02; done
       rate /echo "$work/predict-1.json" application/json 1 32 >/dev/null # warm-up
       printf '%s\techo\tpredict-1\t%s\n' "$round" "$(rate /echo "$work/predict-1.json" application/json 1 32)" | tee -a "$results"
       stop
