@@ -24,7 +24,12 @@ ready_ms() { # start the server, print milliseconds to /health/ready
   t1=$(date +%s%N)
   echo $(( (t1 - t0) / 1000000 ))
 }
-stop() { kill "$(cat "$work/pid")" 2>/dev/null || true; wait "$(cat "$work/pid")" 2>/dev/null || true; }
+stop() { # the server was started inside $(ready_ms ...), a subshell: `wait` cannot wait for it, so poll until it is gone
+  local pid; pid=$(cat "$work/pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 3000); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+  wait "$pid" 2>/dev/null || true
+}
 cpu_ticks() { # user + system CPU of the server process so far, in clock ticks
   awk '{print $14 + $15}' "/proc/$(cat "$work/pid")/stat"
 }
