@@ -24,7 +24,12 @@ ready_ms() { # start the server, print milliseconds to /health/ready
   t1=$(date +%s%N)
   echo $(( (t1 - t0) / 1000000 ))
 }
-stop() { kill "$(cat "$work/pid")" 2>/dev/null || true; wait "$(cat "$work/pid")" 2>/dev/null || true; }
+stop() { # the server was started inside $(ready_ms ...), a subshell: `wait` cannot wait for it, so poll until it is gone
+  local pid; pid=$(cat "$work/pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 3000); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+  wait "$pid" 2>/dev/null || true
+}
 cpu_ticks() { # user + system CPU of the server process so far, in clock ticks
   awk '{print $14 + $15}' "/proc/$(cat "$work/pid")/stat"
 }
@@ -45,7 +50,8 @@ for round in $(seq 1 "$rounds"); do
       case " $scenarios " in *" predict-1 "*) ;; *) continue ;; esac
       dotnet "$echo_dll" --urls "http://127.0.0.1:$port" >"$data.log" 2>&1 &
       echo $! >"$work/pid"
-      for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.02; done
+      # Up to 30 s: under load average 16 the echo app once took more than 6 s to listen and the run stopped.
+      for _ in $(seq 1 1500); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.02; done
       rate /echo "$work/predict-1.json" application/json 1 32 >/dev/null # warm-up
       printf '%s\techo\tpredict-1\t%s\n' "$round" "$(rate /echo "$work/predict-1.json" application/json 1 32)" | tee -a "$results"
       stop

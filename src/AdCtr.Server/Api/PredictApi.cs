@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using AdCtr.Learning.Features;
 using AdCtr.Learning.Ftrl;
@@ -9,13 +10,13 @@ namespace AdCtr.Server.Api;
 /// <summary><c>POST /v1/predict</c> and <c>POST /v1/explain</c>.</summary>
 internal static class PredictApi
 {
-    private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true };
-
     public static RouteGroupBuilder MapPredictApi(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/v1");
-        group.MapPost("/predict", PredictAsync)
+        var predict = new PredictEndpoint(routes.ServiceProvider);
+        group.MapPost("/predict", (Func<HttpContext, Task>)predict.HandleAsync)
             .WithName("Predict")
+            .WithTags(nameof(PredictApi)) // as when the handler was a method of this class
             .WithSummary("Calibrated click probability of each candidate ad, in candidate order")
             .Accepts<PredictRequestDocument>("application/json")
             .Produces<PredictResponseDocument>()
@@ -32,12 +33,28 @@ internal static class PredictApi
         return group;
     }
 
-    internal static async Task<IResult> PredictAsync(HttpContext context, CtrEngine engine, ServerMetrics metrics)
+    /// <summary>
+    /// The predict handler, bound to the engine and metrics once: a handler taking only the <see cref="HttpContext"/>
+    /// makes the route's request delegate call it directly, where services as parameters were resolved on every
+    /// request through <c>RequestServices</c> (which creates a DI scope per request) and an <see cref="IResult"/>
+    /// return was executed after it. Resolved on the first request, not at mapping: the engine needs the silo.
+    /// </summary>
+    private sealed class PredictEndpoint(IServiceProvider services)
+    {
+        private CtrEngine? _engine;
+        private ServerMetrics? _metrics;
+
+        public Task HandleAsync(HttpContext context) =>
+            PredictAsync(context, _engine ??= services.GetRequiredService<CtrEngine>(), _metrics ??= services.GetRequiredService<ServerMetrics>());
+    }
+
+    internal static async Task PredictAsync(HttpContext context, CtrEngine engine, ServerMetrics metrics)
     {
         using var body = await RequestBody.ReadAsync(context.Request, engine.Limits.MaxBodyBytes, context.RequestAborted).ConfigureAwait(false);
         if (body.Error is not null)
         {
-            return body.Error;
+            await body.Error.ExecuteAsync(context).ConfigureAwait(false);
+            return;
         }
 
         var scratch = engine.RentScratch();
@@ -46,7 +63,8 @@ internal static class PredictApi
             var request = scratch.Request;
             if (!scratch.Parser.TryParse(body.Span, request, out var error))
             {
-                return Problems.BadRequest("invalid predict request", error);
+                await Problems.BadRequest("invalid predict request", error).ExecuteAsync(context).ConfigureAwait(false);
+                return;
             }
 
             if (!ResolveCampaigns(engine, scratch))
@@ -55,19 +73,24 @@ internal static class PredictApi
                 // In a cluster, campaigns not active here with no replica yet: one replica fetch each (later requests read it).
                 if (await ActivateAsync(engine, scratch).ConfigureAwait(false) is { } unavailable)
                 {
-                    return unavailable;
+                    await unavailable.ExecuteAsync(context).ConfigureAwait(false);
+                    return;
                 }
             }
 
             Score(engine, scratch);
+
+            // The response is encoded into the scratch's buffer first, so that it goes out with a Content-Length in
+            // one write (no chunked framing and no separate last chunk); the writer is the scratch's, reset.
+            var output = scratch.Output;
+            output.ResetWrittenCount();
+            var writer = scratch.Writer(output);
+            WriteResponse(engine, scratch, writer);
             var response = context.Response;
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = "application/json";
-            using (var writer = new Utf8JsonWriter(response.BodyWriter, WriterOptions))
-            {
-                WriteResponse(engine, scratch, writer);
-            }
-
+            response.ContentLength = output.WrittenCount;
+            response.BodyWriter.Write(output.WrittenSpan);
             metrics.PredictionsServed(request.CandidateCount);
         }
         finally
@@ -76,7 +99,6 @@ internal static class PredictApi
         }
 
         await context.Response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-        return Results.Empty;
     }
 
     /// <summary>

@@ -5,6 +5,7 @@ using AdCtr.Server.ConsolePage;
 using AdCtr.Server.Model;
 using AdCtr.Server.Telemetry;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -113,6 +114,8 @@ public static partial class AdCtrServer
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AdCtrJsonContext.Default));
         services.AddProblemDetails();
         services.AddOpenApi();
+        services.AddOptions<HttpServerOptions>().BindConfiguration(HttpServerOptions.SectionName);
+        services.AddOptions<SocketTransportOptions>().Configure<IOptions<HttpServerOptions>>((sockets, http) => sockets.UnsafePreferInlineScheduling = http.Value.InlineScheduling);
         builder.WebHost.ConfigureKestrel((context, kestrel) =>
         {
             var limits = context.Configuration.GetSection(LimitsOptions.SectionName).Get<LimitsOptions>() ?? new LimitsOptions();

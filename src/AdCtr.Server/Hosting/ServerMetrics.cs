@@ -29,8 +29,8 @@ internal enum IngestionResult
 /// <summary>
 /// The request-path instruments of the server, made with prometheus-net in the server's own registry. Names are
 /// constants with units; labels are bounded enums with their children made once here (nothing is looked up per
-/// request), never a campaign id. HTTP request counts and durations per endpoint come from prometheus-net's
-/// middleware (<see cref="MetricsHosting"/>).
+/// request), never a campaign id. HTTP request counts and durations per endpoint come from
+/// <see cref="HttpDurationMiddleware"/> (<see cref="MetricsHosting"/>).
 /// </summary>
 internal sealed class ServerMetrics
 {

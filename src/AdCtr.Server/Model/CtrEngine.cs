@@ -781,6 +781,26 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
         /// <summary>The campaign ids of <see cref="Inactive"/>, in the same order.</summary>
         public List<string> InactiveIds { get; } = [];
 
+        /// <summary>The encoded response of a predict request (grows to the largest response and stays).</summary>
+        public System.Buffers.ArrayBufferWriter<byte> Output { get; } = new(1024);
+
+        private System.Text.Json.Utf8JsonWriter? _writer;
+
+        /// <summary>The scratch's JSON writer, reset onto <paramref name="output"/> (validation off: the handler writes well-formed JSON).</summary>
+        public System.Text.Json.Utf8JsonWriter Writer(System.Buffers.IBufferWriter<byte> output)
+        {
+            if (_writer is null)
+            {
+                _writer = new System.Text.Json.Utf8JsonWriter(output, new System.Text.Json.JsonWriterOptions { SkipValidation = true });
+            }
+            else
+            {
+                _writer.Reset(output);
+            }
+
+            return _writer;
+        }
+
         public void EnsureCapacity(int candidates)
         {
             if (Ctr.Length < candidates)

@@ -183,6 +183,29 @@ public sealed class MetricsTests
         Assert.True(double.IsNaN(s["adctr_progressive_window_calibration_ratio"]));
     }
 
+    [Fact]
+    public async Task HttpDuration_RequestsOfEveryOutcome_CountedUnderPrometheusNetsLabelValues()
+    {
+        // The label values prometheus-net's HTTP middleware gave before the server's own replaced it: the status class
+        // as "2xx", the method, the route pattern or "" when no endpoint matched (404; 405 is matched by a method-less
+        // endpoint of its own, not a route).
+        await using var server = await LoopbackServer.StartAsync();
+        await server.PredictAsync(Predict("c1", 1));
+        await server.PredictAsync(Predict("c1", 2));
+        using (await server.PostJsonAsync("/v1/predict", "{not json")) { }
+        using (await server.Client.GetAsync("/nothing-here")) { }
+        using (await server.Client.GetAsync("/v1/predict")) { }
+        using (await server.Client.GetAsync("/v1/campaigns/never-learned")) { }
+        using (var put = await server.Client.PutAsync("/v1/predict", new StringContent("{}"))) { }
+
+        var s = await ScrapeAsync(server);
+        Assert.Equal(2, s["http_request_duration_seconds_count{code=\"2xx\",method=\"POST\",endpoint=\"/v1/predict\"}"]);
+        Assert.Equal(1, s["http_request_duration_seconds_count{code=\"4xx\",method=\"POST\",endpoint=\"/v1/predict\"}"]);
+        Assert.Equal(1, s["http_request_duration_seconds_count{code=\"4xx\",method=\"GET\",endpoint=\"/v1/campaigns/{id}\"}"]);
+        Assert.Equal(2, s["http_request_duration_seconds_count{code=\"4xx\",method=\"GET\",endpoint=\"\"}"]); // 404 and 405
+        Assert.Equal(1, s["http_request_duration_seconds_count{code=\"4xx\",method=\"PUT\",endpoint=\"\"}"]);
+    }
+
     internal static async Task<Dictionary<string, double>> ScrapeAsync(LoopbackServer server)
     {
         var text = await server.Client.GetStringAsync("/metrics");
