@@ -62,7 +62,7 @@ public sealed partial class CampaignGrain(
             // A cluster: the checkpoint holds the journal up to its position; learn the rest before any call, and before
             // predictions see the model (an activation whose replay fails never enters the view half-replayed).
             _applied = _checkpointed = state.State.JournalSeq;
-            await CatchUpAsync(long.MaxValue, cancellationToken).ConfigureAwait(true);
+            await CatchUpAsync(cancellationToken).ConfigureAwait(true);
         }
 
         silo.View.Add(_entry);
@@ -165,7 +165,7 @@ public sealed partial class CampaignGrain(
             try
             {
                 durability.OnGapRead();
-                await CatchUpAsync(long.MaxValue, CancellationToken.None).ConfigureAwait(true);
+                await CatchUpAsync(CancellationToken.None).ConfigureAwait(true);
                 LearnArrived();
                 if (!waiting.Done.Task.IsCompleted)
                 {
@@ -218,7 +218,7 @@ public sealed partial class CampaignGrain(
         if (durability.Journal is not null)
         {
             durability.OnGapRead();
-            await CatchUpAsync(long.MaxValue, CancellationToken.None).ConfigureAwait(true);
+            await CatchUpAsync(CancellationToken.None).ConfigureAwait(true);
             LearnArrived();
             await MaybeCheckpointAsync().ConfigureAwait(true);
         }
@@ -227,12 +227,12 @@ public sealed partial class CampaignGrain(
     }
 
     /// <summary>
-    /// Learns the journal entries after <see cref="_applied"/> that start at or before <paramref name="upToSeq"/>. Learn
-    /// calls interleave with the read: entries they learned meanwhile are skipped.
+    /// Learns every journal entry after <see cref="_applied"/>. Learn calls interleave with the read: entries they
+    /// learned meanwhile are skipped.
     /// </summary>
-    private async Task CatchUpAsync(long upToSeq, CancellationToken cancellationToken)
+    private async Task CatchUpAsync(CancellationToken cancellationToken)
     {
-        var entries = await durability.Journal!.ReadAsync(_entry!.Id, _applied, upToSeq, cancellationToken).ConfigureAwait(true);
+        var entries = await durability.Journal!.ReadAsync(_entry!.Id, _applied, long.MaxValue, cancellationToken).ConfigureAwait(true);
         var learned = 0;
         foreach (var entry in entries)
         {
@@ -247,8 +247,8 @@ public sealed partial class CampaignGrain(
                     "campaign '" + _entry.Id + "' holds journal position " + _applied + " but the next journal entry starts at " + entry.FirstSeq);
             }
 
-            var batch = CampaignJournalCodec.NewBatchFor(entry.Payload);
-            var count = CampaignJournalCodec.Decode(entry.Payload, batch);
+            var batch = ExampleBatch.FromEncoded(entry.Payload);
+            var count = batch.Count;
             if (count != entry.Count)
             {
                 throw new InvalidDataException("journal entry " + entry.FirstSeq + " of campaign '" + _entry.Id + "' holds " + count + " rows, not " + entry.Count);

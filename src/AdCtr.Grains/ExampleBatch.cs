@@ -51,10 +51,30 @@ public sealed class ExampleBatch
         _hasCampaign = new bool[r];
     }
 
+    /// <summary>The rows in the journal's encoding while this batch holds exactly the rows it was made from (<see cref="FromEncoded"/>).</summary>
+    private byte[]? _encoded;
+
     public int Count { get; private set; }
+
+    /// <summary>
+    /// A batch of the rows of <paramref name="rows"/> (the journal's encoding, <see cref="CampaignJournalCodec"/>), sized to
+    /// them; until it is changed it keeps those bytes as its wire form, so a call to another silo sends them as they are.
+    /// <see cref="InvalidDataException"/> on bad bytes.
+    /// </summary>
+    public static ExampleBatch FromEncoded(byte[] rows)
+    {
+        var batch = CampaignJournalCodec.NewBatchFor(rows);
+        CampaignJournalCodec.Decode(rows, batch);
+        batch._encoded = rows;
+        return batch;
+    }
+
+    /// <summary>Every row in the journal's encoding: the bytes the batch was made from, or encoded now.</summary>
+    public byte[] Encoded() => _encoded ?? CampaignJournalCodec.EncodeAll(this);
 
     public void Clear()
     {
+        _encoded = null;
         Count = 0;
         _gOffset[0] = 0;
         _cOffset[0] = 0;
@@ -66,6 +86,7 @@ public sealed class ExampleBatch
     /// <summary>Adds one encoded example given as its parts (a journal entry being replayed).</summary>
     public void Add(ReadOnlySpan<int> globalIndices, ReadOnlySpan<float> globalValues, ReadOnlySpan<int> campaignIndices, ReadOnlySpan<float> campaignValues, float label, float weight, long timestampMs, ulong campaignKey, bool hasCampaign)
     {
+        _encoded = null;
         var i = Count;
         if (i + 1 >= _label.Length)
         {
@@ -142,12 +163,7 @@ public readonly struct ExampleBatchBytes
 [RegisterConverter]
 public sealed class ExampleBatchConverter : IConverter<ExampleBatch, ExampleBatchBytes>
 {
-    public ExampleBatch ConvertFromSurrogate(in ExampleBatchBytes surrogate)
-    {
-        var batch = CampaignJournalCodec.NewBatchFor(surrogate.Rows);
-        CampaignJournalCodec.Decode(surrogate.Rows, batch);
-        return batch;
-    }
+    public ExampleBatch ConvertFromSurrogate(in ExampleBatchBytes surrogate) => ExampleBatch.FromEncoded(surrogate.Rows);
 
-    public ExampleBatchBytes ConvertToSurrogate(in ExampleBatch value) => new() { Rows = CampaignJournalCodec.EncodeAll(value) };
+    public ExampleBatchBytes ConvertToSurrogate(in ExampleBatch value) => new() { Rows = value.Encoded() };
 }

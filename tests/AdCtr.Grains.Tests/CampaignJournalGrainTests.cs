@@ -146,6 +146,14 @@ public sealed class CampaignJournalGrainTests(CampaignJournalGrainTests.Fixture 
         CampaignJournalCodec.Decode(payload, grown);
         Assert.Equal(8, grown.Count);
         Assert.Equal(CampaignJournalCodec.EncodeAll(decoded), CampaignJournalCodec.Encode(grown, [4, 5, 6, 7]));
+
+        // A batch made from an entry's bytes sends those bytes as they are, until a row is added.
+        var fromBytes = ExampleBatch.FromEncoded(payload);
+        Assert.Same(payload, fromBytes.Encoded());
+        Assert.Equal(CampaignJournalCodec.EncodeAll(decoded), CampaignJournalCodec.EncodeAll(fromBytes));
+        fromBytes.Add(batch.GlobalIndices(1), batch.GlobalValues(1), batch.CampaignIndices(1), batch.CampaignValues(1), 1f, 1f, 0, batch.CampaignKey(1), true);
+        Assert.NotSame(payload, fromBytes.Encoded());
+        Assert.Equal(5, BitConverter.ToInt32(fromBytes.Encoded(), 0));
         for (var r = 0; r < rows.Length; r++)
         {
             var i = rows[r];

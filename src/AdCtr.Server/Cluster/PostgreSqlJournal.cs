@@ -69,8 +69,7 @@ internal sealed class PostgreSqlJournal : ICampaignJournal, IAsyncDisposable
         var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
         foreach (string key in given.Keys)
         {
-            if (key.Replace(" ", "", StringComparison.Ordinal).Equals("MaxPoolSize", StringComparison.OrdinalIgnoreCase)
-                || key.Replace(" ", "", StringComparison.Ordinal).Equals("MaximumPoolSize", StringComparison.OrdinalIgnoreCase))
+            if (key.Replace(" ", "", StringComparison.Ordinal).ToUpperInvariant() is "MAXPOOLSIZE" or "MAXIMUMPOOLSIZE")
             {
                 return connectionString;
             }

@@ -550,19 +550,12 @@ internal sealed class CtrEngine : IAsyncDisposable, IProgressiveObserver
             ids[c] = id;
             counts[c] = list.Count;
             payloads[c] = AdCtr.Grains.Journal.CampaignJournalCodec.Encode(batch, CollectionsMarshal.AsSpan(list));
-            int globalFeatures = 0, campaignFeatures = 0;
-            foreach (var i in list)
-            {
-                globalFeatures += batch.GlobalIndices(i).Length;
-                campaignFeatures += batch.CampaignIndices(i).Length;
-            }
 
-            slices[c] = new ExampleBatch(list.Count, globalFeatures, campaignFeatures);
+            // The slice is made from the journal entry's bytes, which are then also its wire form to another silo.
+            slices[c] = ExampleBatch.FromEncoded(payloads[c]);
             rows[c] = new int[list.Count];
             for (var r = 0; r < list.Count; r++)
             {
-                var i = list[r];
-                slices[c].Add(batch.GlobalIndices(i), batch.GlobalValues(i), batch.CampaignIndices(i), batch.CampaignValues(i), batch.Label(i), batch.Weight(i), batch.Timestamp(i), batch.CampaignKey(i), true);
                 rows[c][r] = r;
             }
 
